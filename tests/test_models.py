@@ -1,0 +1,49 @@
+"""Shapes, the registry and argument checks of every model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mlcheatsheet.models import MLP, available_models, build_model, register_model
+
+
+def test_mlp_output_shape() -> None:
+    model = MLP(hidden_dims=(32, 16), num_classes=10)
+    assert model(torch.randn(5, 1, 28, 28)).shape == (5, 10)
+
+
+def test_mlp_adapts_to_colour_images() -> None:
+    model = MLP(input_shape=(3, 32, 32), hidden_dims=(8,), num_classes=100)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+
+
+def test_mlp_rejects_wrong_image_shape() -> None:
+    with pytest.raises(ValueError, match=r"expects a batch of images of shape \(N, 1, 28, 28\), got \(2, 3, 32, 32\)"):
+        MLP()(torch.randn(2, 3, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"hidden_dims": (0,)}, {"hidden_dims": (-4, 8)}, {"num_classes": 0}, {"dropout": 1.0}, {"input_shape": (1, 0, 28)}],
+)
+def test_mlp_rejects_impossible_hyper_parameters(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        MLP(**kwargs)
+
+
+def test_registry_builds_every_model() -> None:
+    assert "mlp" in available_models()
+    for name in available_models():
+        assert isinstance(build_model(name), nn.Module)
+
+
+def test_registry_unknown_name_lists_valid_names() -> None:
+    with pytest.raises(ValueError, match="unknown model 'transformer'; choose one of: .*mlp"):
+        build_model("transformer")
+
+
+def test_registry_refuses_duplicate_names() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("mlp")(MLP)

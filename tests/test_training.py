@@ -1,0 +1,72 @@
+"""The training loop: it learns, it records, it refuses nonsense, it is reproducible."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from mlcheatsheet.models import MLP
+from mlcheatsheet.training import (
+    TrainConfig,
+    TrainingDivergedError,
+    evaluate_classifier,
+    fit,
+    fit_classifier,
+)
+
+
+def test_a_few_epochs_lower_the_loss(mnist5k) -> None:
+    data = mnist5k.subset(max_train=512)
+    model = MLP(hidden_dims=(64,))
+    before = evaluate_classifier(model, data.x_test, data.y_test)["loss"]
+    history = fit_classifier(model, data, TrainConfig(epochs=3, batch_size=64, lr=3e-3))
+    assert history.epochs == 3 and len(history.test_loss) == 3 and len(history.seconds) == 3
+    assert history.steps == 3 * (512 // 64) and history.samples == 3 * 512
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.test_loss[-1] < before
+    assert history.test_accuracy[-1] > 0.6
+    assert all(b >= a for a, b in zip(history.seconds, history.seconds[1:]))
+
+
+def test_same_seed_same_history(mnist5k) -> None:
+    data = mnist5k.subset(max_train=256)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = MLP(hidden_dims=(32,))
+        runs.append(fit_classifier(model, data, TrainConfig(epochs=2, batch_size=32, augment=True, seed=7)))
+    assert runs[0].train_loss == runs[1].train_loss
+    assert runs[0].test_accuracy == runs[1].test_accuracy
+
+
+def test_batch_larger_than_data_is_refused(mnist5k) -> None:
+    with pytest.raises(ValueError, match="batch_size 5000 is larger than the 100 training images"):
+        fit_classifier(MLP(hidden_dims=(8,)), mnist5k.subset(max_train=100), TrainConfig(batch_size=5000))
+
+
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": 0}, {"lr": -1.0}, {"optimizer": "lion"}, {"schedule": "cosine"}])
+def test_impossible_settings_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        TrainConfig(**kwargs)
+
+
+def test_nan_loss_stops_training_and_names_the_step(mnist5k) -> None:
+    data = mnist5k.subset(max_train=256)
+
+    def exploding(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        loss = nn.functional.cross_entropy(net(images), labels)
+        return loss * math.inf if net.training_steps >= 3 else loss
+
+    model = MLP(hidden_dims=(8,))
+    model.training_steps = 0
+
+    def counting(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = exploding(net, images, labels)
+        net.training_steps += 1
+        return out
+
+    with pytest.raises(TrainingDivergedError, match=r"MLP: the training loss became .* at step 3 .*learning rate too high"):
+        fit(model, data, TrainConfig(epochs=1, batch_size=32), loss_fn=counting)
