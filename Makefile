@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SPHINXOPTS ?= -W --keep-going -n -j 1
 BUILDDIR ?= docs/_build
+# EXAMPLES=plot_cnn executes only the gallery scripts matching that regular expression.
+export MLCHEATSHEET_EXAMPLES := $(EXAMPLES)
 
 .PHONY: html html-quick html-noplot test bench clean help
 

@@ -16,6 +16,15 @@ sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))  # the package, when it is not installed
 
 import mlcheatsheet  # noqa: E402
+from mlcheatsheet.report import RESULTS_ENV  # noqa: E402
+
+# Each gallery script records its headline result here; the results table and the check
+# that every example really trained read them. Cleared so no result outlives its run.
+RESULTS_DIR = HERE / "auto_examples" / "results"
+if os.environ.get("MLCHEATSHEET_NOPLOT") != "1":
+    for stale in RESULTS_DIR.glob("*.json"):
+        stale.unlink()
+os.environ[RESULTS_ENV] = str(RESULTS_DIR)
 
 project = "mlcheatsheet"
 author = "the mlcheatsheet authors"
@@ -86,3 +95,5 @@ sphinx_gallery_conf = {
 }
 if os.environ.get("MLCHEATSHEET_NOPLOT") == "1":
     sphinx_gallery_conf["plot_gallery"] = "False"
+if os.environ.get("MLCHEATSHEET_EXAMPLES"):  # run only some examples: make html EXAMPLES=plot_cnn
+    sphinx_gallery_conf["filename_pattern"] = os.environ["MLCHEATSHEET_EXAMPLES"]

@@ -1,0 +1,156 @@
+"""The result of one gallery run: what trained, on what, for how long, and how well.
+
+Every gallery script ends by calling :func:`report_result`. It prints one line for the
+reader and, when the docs build asks for it by setting ``$MLCHEATSHEET_RESULTS`` to a
+directory, writes the result there as JSON. The build turns those files into the site's
+results table and refuses examples that did not really train, so no number on the site is
+typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .data import Dataset
+
+__all__ = ["RESULTS_ENV", "Result", "load_results", "report_result"]
+
+#: Environment variable naming the directory where the docs build collects results.
+RESULTS_ENV = "MLCHEATSHEET_RESULTS"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The headline outcome of one gallery example.
+
+    Attributes:
+        example: Gallery script stem without ``plot_``, e.g. ``"mlp"``.
+        title: What trained, e.g. ``"MLP"`` or ``"DCGAN"``.
+        dataset: Dataset name actually used, e.g. ``"mnist-5k"``.
+        source: The dataset's source line.
+        device: Device the model trained on.
+        parameters: Trainable parameters of the headline model.
+        train_seconds: Wall-clock seconds of training (evaluation included).
+        steps: Optimiser steps taken.
+        metric: Name of the headline metric, e.g. ``"test accuracy"``.
+        value: Its value.
+        unit: How to print it: ``"%"`` (value is a fraction), or a unit such as ``"nats"``.
+        higher_is_better: Whether larger values are better.
+        mode: Build mode the example ran in (``quick`` or ``full``).
+        extra: Other numbers worth recording (e.g. an FID floor), by name.
+    """
+
+    example: str
+    title: str
+    dataset: str
+    source: str
+    device: str
+    parameters: int
+    train_seconds: float
+    steps: int
+    metric: str
+    value: float
+    unit: str = ""
+    higher_is_better: bool = True
+    mode: str = "full"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def formatted_value(self) -> str:
+        """The metric with its unit, e.g. ``97.50%`` or ``98.4 nats``."""
+        if self.unit == "%":
+            return f"{100 * self.value:.2f}%"
+        return f"{self.value:.4g}{(' ' + self.unit) if self.unit else ''}"
+
+    def summary(self) -> str:
+        """One line for the reader."""
+        return (
+            f"Result — {self.title}: {self.metric} {self.formatted_value()} | {self.parameters:,} parameters | "
+            f"{self.steps:,} steps in {self.train_seconds:.1f} s on {self.device} | data: {self.dataset}"
+        )
+
+
+def report_result(
+    example: str,
+    *,
+    title: str,
+    data: Dataset,
+    device: torch.device | str,
+    model: nn.Module,
+    train_seconds: float,
+    steps: int,
+    metric: str,
+    value: float,
+    unit: str = "",
+    higher_is_better: bool = True,
+    extra: dict[str, float] | None = None,
+) -> Result:
+    """Print the headline result of a gallery example and record it for the site.
+
+    Args:
+        example: Gallery script stem without ``plot_``.
+        title: What trained.
+        data: The dataset used (its name and source are recorded).
+        device: The training device.
+        model: The headline model (its trainable parameters are counted).
+        train_seconds: Wall-clock training seconds.
+        steps: Optimiser steps taken.
+        metric: Name of the headline metric.
+        value: Its value.
+        unit: ``"%"`` for a fraction shown as a percentage, else a unit name or ``""``.
+        higher_is_better: Direction of the metric.
+        extra: Other numbers to record.
+
+    Returns:
+        The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when
+        that variable is set.
+    """
+    from .budgets import build_mode
+
+    result = Result(
+        example=example,
+        title=title,
+        dataset=data.name,
+        source=data.source,
+        device=str(device),
+        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        train_seconds=float(train_seconds),
+        steps=int(steps),
+        metric=metric,
+        value=float(value),
+        unit=unit,
+        higher_is_better=higher_is_better,
+        mode=build_mode(),
+        extra={k: float(v) for k, v in (extra or {}).items()},
+    )
+    print(result.summary())
+    directory = os.environ.get(RESULTS_ENV)
+    if directory:
+        _write_json_atomically(Path(directory) / f"{example}.json", asdict(result))
+    return result
+
+
+def _write_json_atomically(path: Path, payload: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_results(directory: str | os.PathLike[str]) -> list[Result]:
+    """Read every result recorded in ``directory``, sorted by example name."""
+    results = []
+    for path in sorted(Path(directory).glob("*.json")):
+        results.append(Result(**json.loads(path.read_text())))
+    return results
