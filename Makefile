@@ -9,37 +9,69 @@ SPHINXOPTS ?= -W --keep-going -n -j 1
 BUILDDIR ?= docs/_build
 # EXAMPLES=plot_cnn executes only the gallery scripts matching that regular expression.
 export MLCHEATSHEET_EXAMPLES := $(EXAMPLES)
+# MathJax 3 from npm, copied into the site's static files so math renders offline.
+MATHJAX_VERSION := 3.2.2
+MATHJAX := docs/_static/mathjax/tex-mml-chtml.js
 
-.PHONY: html html-quick html-noplot test bench clean help
+.PHONY: html html-quick html-noplot test bench bench-build clean help chromium
 
 help:
 	@echo "make html         full site, every gallery script trained with its full budget"
 	@echo "make test         pytest, including a quick-mode docs build"
 	@echo "make html-quick   site with tiny training budgets (minutes)"
 	@echo "make html-noplot  site without executing the gallery"
-	@echo "make bench        speed and quality benchmarks"
+	@echo "make bench        one table: training ratios vs a reference loop, and the last 'make html' (~5 min; BENCH_ARGS=--help)"
+	@echo "make bench-build  time a full 'make html' (~15 min): wall time, peak memory, each example's share"
 	@echo "make clean        remove builds and generated pages (keeps .venv)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[docs,test]'
 	@touch $(STAMP)
 
-html: $(STAMP)
-	MLCHEATSHEET_MODE=full $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
+# The MathJax files the pages load (npm only; nothing else is fetched). Re-run by deleting
+# docs/_static/mathjax.
+$(MATHJAX):
+	@command -v npm >/dev/null || { echo "npm is needed to install MathJax (Debian: apt-get install -y npm)" >&2; exit 1; }
+	rm -rf .cache/mathjax docs/_static/mathjax.part
+	npm install --silent --no-save --no-audit --no-fund --no-package-lock --prefix .cache/mathjax mathjax@$(MATHJAX_VERSION)
+	mkdir -p docs/_static/mathjax.part/input docs/_static/mathjax.part/output
+	cd .cache/mathjax/node_modules/mathjax/es5 && cp -r tex-mml-chtml.js a11y sre ui $(CURDIR)/docs/_static/mathjax.part/ \
+		&& cp -r input/tex input/mml $(CURDIR)/docs/_static/mathjax.part/input/ \
+		&& cp -r output/chtml $(CURDIR)/docs/_static/mathjax.part/output/
+	mv docs/_static/mathjax.part docs/_static/mathjax
 
-html-quick: $(STAMP)
-	MLCHEATSHEET_MODE=quick $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
+# Debian's Chromium for the browser test (tests/test_browser.py). Installed when missing and
+# running as root (CI); otherwise that test is skipped with the reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation fonts-dejavu-core >/dev/null; \
+		else echo "chromium is not installed: the browser test will be skipped (apt-get install chromium)"; fi; }
 
-html-noplot: $(STAMP)
+# RECORD leaves the build's wall time and peak memory in $(BUILDDIR)/build-stats.json for `make bench`.
+RECORD := $(BIN)/python -m benchmarks.record $(BUILDDIR)/build-stats.json --
+
+html: $(STAMP) $(MATHJAX)
+	MLCHEATSHEET_MODE=full $(RECORD) $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
+
+html-quick: $(STAMP) $(MATHJAX)
+	MLCHEATSHEET_MODE=quick $(RECORD) $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
+
+html-noplot: $(STAMP) $(MATHJAX)
 	MLCHEATSHEET_NOPLOT=1 $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
 
-test: $(STAMP)
+test: $(STAMP) $(MATHJAX) chromium
 	$(BIN)/python -m pytest
 
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--only throughput --threads 1" or "--skip-training".
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# Runs `make html` itself (in place) and reports it; add the training part with `make bench`.
+bench-build: $(STAMP)
+	$(BIN)/python -m benchmarks --skip-training --build-in-place $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILDDIR) docs/auto_examples docs/sg_execution_times.rst .pytest_cache

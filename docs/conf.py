@@ -34,12 +34,14 @@ version = release
 
 extensions = [
     "sphinx.ext.autodoc",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
     "sphinx_gallery.gen_gallery",
     "cheatsheet",
+    "buildcheck",  # fails the build when an executed example did not really train
 ]
 
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
@@ -48,14 +50,22 @@ html_css_files = ["cheatsheet.css"]
 
 # -- Warnings are errors (the Makefile passes -W --keep-going); be exact about references.
 nitpicky = True
-# Third-party and standard-library types that appear in signatures. They cannot be
-# resolved offline without an inventory, so they are rendered as plain text.
+# Python, PyTorch, NumPy and Matplotlib names link to their docs through inventories that
+# docs/_inventories/generate.py builds from the installed packages: no download, so the
+# offline build resolves them. What is left has no page anywhere:
 nitpick_ignore_regex = [
-    ("py:class", r"(torch|numpy|np|matplotlib|pathlib|os|collections\.abc|typing|contextlib)(\..*)?"),
-    ("py:.*", r"torch\..*"),
     ("py:class", r"(Tensor|Figure|nn\.Module|Path|Dataset|LossFn|EvalFn|B|Builder)"),
     ("py:class", r"mlcheatsheet\.models\.registry\.B"),  # the TypeVar of register_model
 ]
+intersphinx_mapping = {
+    name: (url, str(HERE / "_inventories" / f"{name}.inv"))
+    for name, url in {
+        "python": "https://docs.python.org/3/",
+        "torch": "https://docs.pytorch.org/docs/stable/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "matplotlib": "https://matplotlib.org/stable/",
+    }.items()
+}
 
 # -- autodoc / napoleon
 autodoc_member_order = "bysource"
@@ -68,6 +78,54 @@ napoleon_custom_sections = [("Shape", "params_style")]
 # -- HTML
 html_theme = "furo"
 html_title = "mlcheatsheet"
+html_favicon = "_static/favicon.svg"  # also spares browsers a request for /favicon.ico
+
+# -- Math renders offline: `make` installs MathJax 3 from npm into _static/mathjax (see the
+# Makefile). A bare sphinx-build without it loads the same MathJax from its CDN instead.
+if (HERE / "_static" / "mathjax" / "tex-mml-chtml.js").exists():
+    mathjax_path = "mathjax/tex-mml-chtml.js"
+else:
+    mathjax_path = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-mml-chtml.js"
+
+
+# -- Where the repository lives, in one place: $MLCHEATSHEET_REPOSITORY_URL
+# (https://github.com/<owner>/<repo>); GitHub Actions and Read the Docs supply it
+# themselves. It makes the notebooks install the package from that repository at the
+# commit this site was built from, and with $MLCHEATSHEET_COLAB_BRANCH (the branch the docs
+# workflow publishes the site to) adds "Open in Colab" links. Unset: neither is invented.
+def _repository_url() -> str:
+    url = os.environ.get("MLCHEATSHEET_REPOSITORY_URL", "")
+    if not url and os.environ.get("GITHUB_REPOSITORY"):
+        url = f"{os.environ.get('GITHUB_SERVER_URL', 'https://github.com')}/{os.environ['GITHUB_REPOSITORY']}"
+    if not url:
+        url = os.environ.get("READTHEDOCS_GIT_CLONE_URL", "")
+    url = url.strip().rstrip("/").removesuffix(".git")
+    return url if url.startswith("https://") else ""
+
+
+repository_url = _repository_url()
+repository_ref = os.environ.get("GITHUB_SHA") or os.environ.get("READTHEDOCS_GIT_COMMIT_HASH") or ""
+colab_branch = os.environ.get("MLCHEATSHEET_COLAB_BRANCH", "")
+if repository_url:
+    _pin = f"@{repository_ref}" if repository_ref else ""
+    _first_cell = (
+        "# Install the mlcheatsheet package (Colab or a fresh Jupyter need this; in a clone of the\n"
+        "# repository with `pip install -e .` done, skip it).\n"
+        f'%pip install --quiet "mlcheatsheet @ git+{repository_url}{_pin}"'
+    )
+    html_theme_options = {
+        "source_repository": repository_url + "/",
+        "source_branch": os.environ.get("GITHUB_REF_NAME") or os.environ.get("READTHEDOCS_GIT_IDENTIFIER") or "main",
+        "source_directory": "docs/",
+    }
+else:
+    _first_cell = (
+        "# The examples need the mlcheatsheet package, which is not on PyPI. This site was built\n"
+        "# without a repository address, so install it from your clone: pip install -e <clone>\n"
+        "import importlib.util\n\n"
+        "if importlib.util.find_spec('mlcheatsheet') is None:\n"
+        "    raise ModuleNotFoundError('install mlcheatsheet first: pip install -e <your clone of the repository>')"
+    )
 pygments_style = "friendly"
 pygments_dark_style = "monokai"
 
@@ -84,12 +142,14 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "cheatsheet.GalleryOrder",  # architecture order, see docs/_ext
     "show_memory": False,
+    # A failing script fails the build, named, at the end (keep-going shows every failure).
     "abort_on_example_error": False,
     "only_warn_on_example_error": False,
     "capture_repr": ("_repr_html_", "__repr__"),
     "matplotlib_animations": True,
+    "first_notebook_cell": _first_cell,
     # Every build re-executes every example: a page never shows numbers from an older run.
     "run_stale_examples": True,
 }

@@ -18,11 +18,11 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import get_device, seed_everything
+from mlcheatsheet.device import describe_device, get_device, seed_everything
 
 device = get_device()
 budget = get_budget("mlp", device=device)
-print(f"Device: {device} — build mode: {build_mode()} — budget: {budget.epochs} epochs")
+print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.epochs} epochs")
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%
@@ -65,7 +65,7 @@ print(f"Held-out accuracy: {100 * history.test_accuracy[-1]:.2f}% on {len(data.x
 # learning rate anneals.
 from mlcheatsheet.plotting import plot_history
 
-_ = plot_history(history, title="MLP on handwritten digits")
+_ = plot_history(history, title=f"MLP on {data.name}")
 
 # %%
 # Results

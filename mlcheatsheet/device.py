@@ -1,8 +1,9 @@
 """Choosing where to compute, and making runs reproducible.
 
 :func:`get_device` picks CUDA, then Apple's MPS, then the CPU; ``$MLCHEATSHEET_DEVICE``
-overrides the choice for a whole docs build. :func:`seed_everything` seeds every random
-number generator a training run touches.
+overrides the choice for a whole docs build, and :func:`describe_device` names it in the
+line a gallery page prints. :func:`seed_everything` seeds every random number generator a
+training run touches.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["DEVICE_ENV", "get_device", "seed_everything"]
+__all__ = ["DEVICE_ENV", "describe_device", "get_device", "seed_everything"]
 
 #: Environment variable that forces a device, e.g. ``cpu``, ``cuda``, ``cuda:1`` or ``mps``.
 DEVICE_ENV = "MLCHEATSHEET_DEVICE"
@@ -55,6 +56,32 @@ def get_device(preferred: str | torch.device | None = None) -> torch.device:
     if device.type == "mps" and not _mps_available():
         raise RuntimeError(f"device {choice!r} was requested but MPS is not available on this machine")
     return device
+
+
+def describe_device(device: torch.device | str) -> str:
+    """Name ``device`` in a few words for the reader, e.g. ``cuda:0 (NVIDIA A100 80GB PCIe)``.
+
+    A page that says only "cuda" does not say what produced its timings; this names the
+    GPU, or the number of CPU threads torch uses.
+
+    Args:
+        device: A device, as returned by :func:`get_device`.
+
+    Returns:
+        One short line.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    if device.type == "cpu":
+        from .training import configure_threads  # the count training will use ($MLCHEATSHEET_THREADS)
+
+        threads = configure_threads(device)
+        return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
+    return str(device)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -7,16 +7,32 @@ labelled axes, and never calls ``plt.show()``: scripts decide when to show.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .training import History
+from .training import GanHistory, History
 
-__all__ = ["plot_confusion_matrix", "plot_history", "show_images"]
+__all__ = [
+    "plot_class_coverage",
+    "plot_codes_2d",
+    "plot_latent_manifold",
+    "plot_vae_history",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_fid_history",
+    "plot_filters",
+    "plot_gan_history",
+    "plot_gradient_per_step",
+    "plot_histories",
+    "plot_history",
+    "plot_snapshots",
+    "show_image_rows",
+    "show_images",
+]
 
 _MISTAKE = "#d62728"
 
@@ -147,5 +163,412 @@ def plot_confusion_matrix(matrix: torch.Tensor, classes: Sequence[str], *, title
     ax.set_yticks(range(k), classes)
     ax.set(xlabel="predicted class", ylabel="true class", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="images")
+    fig.tight_layout()
+    return fig
+
+
+# --- GAN figures -----------------------------------------------------------------------------
+
+
+def show_image_rows(
+    rows: torch.Tensor,
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    title: str = "",
+    size: float = 0.8,
+) -> Figure:
+    """A table of images: one row per entry of ``rows`` (snapshots, interpolations, classes).
+
+    Args:
+        rows: Images with pixels in :math:`[0, 1]`, :math:`(R, S, C, H, W)`.
+        row_labels: A label for each row, written on its left.
+        col_labels: A caption above each column.
+        title: Figure title.
+        size: Inches per image.
+
+    Returns:
+        The figure.
+    """
+    if rows.dim() != 5:
+        raise ValueError(f"rows must have shape (R, S, C, H, W), got {tuple(rows.shape)}")
+    n_rows, n_cols = rows.shape[:2]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + 0.8 * (row_labels is not None), size * n_rows + 0.5),
+                             squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.08})
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.imshow(_to_numpy_image(rows[r, c]), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=8, pad=2)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_gan_history(history: GanHistory, *, title: str = "Adversarial training") -> Figure:
+    """Generator and discriminator losses, and :math:`D(x)` / :math:`D(G(z))`, over training.
+
+    For a Wasserstein critic the right panel shows the mean critic scores instead of
+    probabilities; their gap is the critic's estimate of the Wasserstein distance.
+
+    Args:
+        history: A history from :func:`~mlcheatsheet.training.fit_gan`.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = np.asarray(history.log_steps)
+    wasserstein = history.loss == "wgan-gp"
+    ax_loss.plot(steps, history.generator_loss, label="generator")
+    ax_loss.plot(steps, history.discriminator_loss, label="critic (with penalty)" if wasserstein else "discriminator")
+    if not wasserstein:
+        ax_loss.axhline(2 * math.log(2), color="grey", lw=0.8, ls="--", label=r"$2\log 2$ (D at chance)")
+    ax_loss.set(xlabel="generator step", ylabel="loss", title="Losses")
+    ax_loss.legend(fontsize=8)
+    ax_loss.grid(alpha=0.3)
+    ax_d.plot(steps, history.d_real, label="real images", color="C2")
+    ax_d.plot(steps, history.d_fake, label="generated images", color="C3")
+    if wasserstein:
+        ax_d.set(xlabel="generator step", ylabel="mean critic score", title="Critic scores f(x) and f(G(z))")
+    else:
+        ax_d.axhline(0.5, color="grey", lw=0.8, ls="--", label="0.5 (cannot tell)")
+        ax_d.set(xlabel="generator step", ylabel="mean probability 'real'", title="D(x) and D(G(z))", ylim=(0, 1))
+    ax_d.legend(fontsize=8)
+    ax_d.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_snapshots(history: GanHistory, *, images: int = 10, max_rows: int = 8, title: str = "The same noise over training") -> Figure:
+    """The fixed noise batch rendered at successive evaluations: one row per snapshot.
+
+    Args:
+        history: A history from :func:`~mlcheatsheet.training.fit_gan`.
+        images: Images (columns) per snapshot.
+        max_rows: At most this many snapshots, evenly spaced, first and last included.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    count = len(history.snapshots)
+    if count == 0:
+        raise ValueError("this history has no snapshots")
+    picks = sorted({round(i * (count - 1) / max(max_rows - 1, 1)) for i in range(min(max_rows, count))})
+    rows = torch.stack([history.snapshots[i][:images] for i in picks])
+    labels = [f"step {history.eval_steps[i]:,}" for i in picks]
+    return show_image_rows(rows, row_labels=labels, title=title)
+
+
+def plot_fid_history(history: GanHistory, *, floor: float | None = None, title: str = "Sample quality over training") -> Figure:
+    """FID over training (log scale, best step marked) and the class coverage / confidence.
+
+    Args:
+        history: A history from :func:`~mlcheatsheet.training.fit_gan` trained with a scorer.
+        floor: The real-vs-real FID, drawn as a reference line.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    if not history.fid:
+        raise ValueError("this history has no FID values; train with a scorer")
+    fig, (ax_fid, ax_cov) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = np.asarray(history.eval_steps)
+    ax_fid.plot(steps, history.fid, marker=".", label="generator vs training images")
+    if floor is not None:
+        ax_fid.axhline(floor, color="grey", lw=0.8, ls="--", label=f"real vs real floor ({floor:.2f})")
+    ax_fid.plot([history.best_step], [history.best_fid], "o", color="C3", label=f"kept: step {history.best_step:,}")
+    ax_fid.set_yscale("log")
+    ax_fid.set(xlabel="generator step", ylabel="FID (classifier features)", title="FID (lower is better)")
+    ax_fid.legend(fontsize=8)
+    ax_fid.grid(alpha=0.3, which="both")
+    ax_cov.plot(steps, 100 * np.asarray(history.min_class_share), marker=".", label="rarest class share")
+    ax_cov.plot(steps, 100 * np.asarray(history.mean_confidence), marker=".", label="mean classifier confidence")
+    if not all(math.isnan(a) for a in history.conditional_accuracy):
+        ax_cov.plot(steps, 100 * np.asarray(history.conditional_accuracy), marker=".", label="classified as requested")
+    ax_cov.axhline(5, color="C0", lw=0.8, ls=":", label="5% (a class is present)")
+    ax_cov.set(xlabel="generator step", ylabel="%", title="Coverage and confidence", ylim=(0, 101))
+    ax_cov.legend(fontsize=8)
+    ax_cov.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_coverage(shares: torch.Tensor, classes: Sequence[str], *, title: str = "Classes of the generated samples") -> Figure:
+    """Bar chart of the share of samples the classifier assigns to each class.
+
+    A generator covering every class evenly gives bars at :math:`1/K`; a missing bar is a
+    dropped mode.
+
+    Args:
+        shares: Share per class, :math:`(K,)`, summing to 1.
+        classes: The ``K`` class names.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    values = 100 * shares.detach().cpu().numpy()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(range(len(classes)), values, color=["C0" if v >= 5 else _MISTAKE for v in values])
+    ax.axhline(100 / len(classes), color="grey", lw=0.8, ls="--", label=f"uniform ({100 / len(classes):.0f}%)")
+    ax.axhline(5, color=_MISTAKE, lw=0.8, ls=":", label="5%")
+    ax.set_xticks(range(len(classes)), classes)
+    ax.set(xlabel="predicted class", ylabel="share of samples (%)", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- Classifier figures: filters, feature maps, several runs, gradients through time -----------
+
+
+def plot_filters(weight: torch.Tensor, *, title: str = "First-layer filters", ncols: int = 8) -> Figure:
+    """The filters of a convolution as small images, each scaled to its own range.
+
+    Args:
+        weight: Convolution weights, :math:`(C_{out}, C_{in}, k, k)`; colour filters are shown
+            in colour when :math:`C_{in} = 3`, otherwise the input channels are averaged.
+        title: Figure title.
+        ncols: Filters per row.
+
+    Returns:
+        The figure (bright = positive weight, dark = negative).
+    """
+    w = weight.detach().float().cpu()
+    if w.shape[1] != 3:
+        w = w.mean(dim=1, keepdim=True)
+    low = w.amin(dim=(1, 2, 3), keepdim=True)
+    high = w.amax(dim=(1, 2, 3), keepdim=True)
+    w = (w - low) / (high - low).clamp_min(1e-12)
+    n = len(w)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(0.8 * ncols, 0.8 * nrows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < n:
+            ax.imshow(_to_numpy_image(w[i]), cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(
+    image: torch.Tensor, maps: Sequence[torch.Tensor], *, channels: int = 8, title: str = "Feature maps"
+) -> Figure:
+    """One input image and the first ``channels`` feature maps of each stage, one row per stage.
+
+    Args:
+        image: The input, :math:`(C, H, W)`.
+        maps: One activation tensor per stage for that image, :math:`(C_s, H_s, W_s)` each.
+        channels: Feature maps shown per stage.
+        title: Figure title.
+
+    Returns:
+        The figure; each map is scaled to its own range (bright = strong activation).
+    """
+    rows = len(maps)
+    fig, axes = plt.subplots(rows, channels + 1, figsize=(0.95 * (channels + 1), 1.0 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for r, stage in enumerate(maps):
+        stage = stage.detach().float().cpu()
+        if r == 0:
+            axes[0, 0].imshow(_to_numpy_image(image), cmap="gray", vmin=0, vmax=1)
+            axes[0, 0].set_title("input", fontsize=8)
+        else:
+            axes[r, 0].axis("off")
+        axes[r, 1].set_ylabel(f"stage {r + 1}\n{stage.shape[-2]}×{stage.shape[-1]}", fontsize=8)
+        for c in range(channels):
+            ax = axes[r, c + 1]
+            if c < len(stage):
+                ax.imshow(stage[c].numpy(), cmap="magma")
+            else:
+                ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_histories(
+    histories: Mapping[str, History],
+    *,
+    metric: str = "test_accuracy",
+    title: str = "Training runs compared",
+    ylim: tuple[float, float] | None = None,
+) -> Figure:
+    """Several runs on shared axes: training loss on the left, ``metric`` on the right.
+
+    Args:
+        histories: Histories by run name (the legend).
+        metric: The per-epoch series to compare on the right (accuracies are shown in %).
+        title: Figure title.
+        ylim: Limits of the right-hand axis, e.g. ``(90, 100)`` to zoom in on accuracy.
+
+    Returns:
+        The figure.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    percent = "accuracy" in metric
+    for i, (name, history) in enumerate(histories.items()):
+        epochs = np.arange(1, history.epochs + 1)
+        left.plot(epochs, history.train_loss, marker=".", color=f"C{i}", label=name)
+        values = np.asarray(history[metric]) * (100 if percent else 1)
+        right.plot(epochs, values, marker=".", color=f"C{i}", label=f"{name}: {values[-1]:.2f}{'%' if percent else ''}")
+    left.set(xlabel="epoch", ylabel="training loss", title="Training loss", yscale="log")
+    label = metric.replace("_", " ") + (" (%)" if percent else "")
+    right.set(xlabel="epoch", ylabel=label, title=metric.replace("_", " ").capitalize())
+    if ylim is not None:
+        right.set_ylim(*ylim)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_per_step(
+    norms: Mapping[str, torch.Tensor], *, title: str = "How far back the gradient reaches"
+) -> Figure:
+    """Gradient norm of the loss with respect to each time step's input, one line per model.
+
+    Args:
+        norms: Per-step gradient norms by model name, :math:`(T,)` each, e.g. from
+            :func:`~mlcheatsheet.training.input_gradient_per_row`.
+        title: Figure title.
+
+    Returns:
+        The figure, on a logarithmic scale, where a straight downward slope towards step 1
+        is the exponential decay of a vanishing gradient.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, (name, values) in enumerate(norms.items()):
+        values = values.detach().float().cpu().numpy()
+        ax.plot(np.arange(1, len(values) + 1), values, marker=".", color=f"C{i}", label=name)
+    ax.set(xlabel="time step t (image row read at step t)", ylabel=r"mean $\|\partial \mathcal{L} / \partial x_t\|$",
+           title=title, yscale="log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# --- Autoencoder and VAE figures ---------------------------------------------------------------
+
+
+def plot_vae_history(history: History, *, title: str = "VAE training") -> Figure:
+    """The negative ELBO and its two parts, reconstruction and KL, per epoch, train and test.
+
+    Args:
+        history: A history from :func:`~mlcheatsheet.training.fit_vae`.
+        title: Figure title.
+
+    Returns:
+        The figure, three panels in nats per image. The training curves are the parts of the
+        loss as trained (the KL part unweighted, even during KL warm-up).
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    epochs = np.arange(1, history.epochs + 1)
+    train_total = np.asarray(history["train_reconstruction"]) + np.asarray(history["train_kl"])
+    panels = (
+        ("Negative ELBO", train_total, history["test_loss"]),
+        ("Reconstruction", history["train_reconstruction"], history["test_reconstruction"]),
+        ("KL divergence", history["train_kl"], history["test_kl"]),
+    )
+    for ax, (name, train, test) in zip(axes, panels):
+        ax.plot(epochs, train, marker=".", label="train")
+        ax.plot(epochs, test, marker=".", label=f"test: {test[-1]:.1f}")
+        ax.set(xlabel="epoch", ylabel="nats per image", title=name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    low = min(np.min(train_total), np.min(history["test_loss"]))
+    axes[0].set_ylim(0.95 * low, 1.6 * low)  # the first epochs are far above; zoom on the end
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_codes_2d(
+    codes: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[str],
+    *,
+    title: str = "Codes of the held-out images",
+    axis_labels: tuple[str, str] = ("$z_1$", "$z_2$"),
+) -> Figure:
+    """A scatter plot of two-dimensional codes, one colour per class, each class labelled at its median.
+
+    Args:
+        codes: Points, :math:`(N, 2)` (a 2-D code, or a 2-D embedding of a larger one).
+        labels: Their classes, :math:`(N,)`.
+        classes: Names of the classes.
+        title: Figure title.
+        axis_labels: Labels of the horizontal and vertical axes.
+
+    Returns:
+        The figure.
+    """
+    if codes.dim() != 2 or codes.shape[1] != 2 or codes.shape[0] != labels.shape[0]:
+        raise ValueError(f"codes must be (N, 2) with N = {labels.shape[0]} labels, got {tuple(codes.shape)}")
+    points = codes.detach().float().cpu().numpy()
+    labels_np = labels.cpu().numpy()
+    fig, ax = plt.subplots(figsize=(6, 5.2))
+    cmap = plt.get_cmap("tab10")
+    for k, name in enumerate(classes):
+        mine = points[labels_np == k]
+        if len(mine) == 0:
+            continue
+        ax.scatter(mine[:, 0], mine[:, 1], s=6, alpha=0.6, color=cmap(k % 10), label=name)
+        x, y = np.median(mine, axis=0)
+        ax.text(x, y, name, fontsize=11, weight="bold", ha="center", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.75, "linewidth": 0})
+    ax.set(xlabel=axis_labels[0], ylabel=axis_labels[1], title=title)
+    ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5), title="class")
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_manifold(images: torch.Tensor, coordinates: torch.Tensor, *, title: str = "The learned 2-D manifold") -> Figure:
+    """Images decoded from a regular grid of 2-D codes, tiled at their codes' positions.
+
+    Args:
+        images: Decoded images with pixels in :math:`[0, 1]`, :math:`(S, S, C, H, W)`;
+            ``images[i, j]`` is the decoding of :math:`(z_1, z_2)` =
+            ``(coordinates[j], coordinates[i])``.
+        coordinates: The :math:`S` increasing grid values along each axis.
+        title: Figure title.
+
+    Returns:
+        The figure, with :math:`z_2` increasing upwards.
+    """
+    if images.dim() != 5 or images.shape[0] != images.shape[1] or images.shape[0] != len(coordinates):
+        raise ValueError(f"images must be (S, S, C, H, W) with S = {len(coordinates)} coordinates, got {tuple(images.shape)}")
+    s, _, c, h, w = images.shape
+    tiles = images.detach().float().cpu().clamp(0, 1).flip(0)  # row 0 at the top = largest z_2
+    mosaic = tiles.permute(0, 3, 1, 4, 2).reshape(s * h, s * w, c).numpy()  # (S*H, S*W, C)
+    coords = coordinates.detach().float().cpu().numpy()
+    fig, ax = plt.subplots(figsize=(6.2, 6.2))
+    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1, extent=(0, s, 0, s))
+    ticks = np.arange(s) + 0.5
+    every = max(1, s // 5)
+    ax.set_xticks(ticks[::every], [f"{v:.1f}" for v in coords[::every]])
+    ax.set_yticks(ticks[::every], [f"{v:.1f}" for v in coords[::every]])
+    ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
     fig.tight_layout()
     return fig

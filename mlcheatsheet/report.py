@@ -25,6 +25,9 @@ __all__ = ["RESULTS_ENV", "Result", "load_results", "report_result"]
 #: Environment variable naming the directory where the docs build collects results.
 RESULTS_ENV = "MLCHEATSHEET_RESULTS"
 
+# training_steps_taken() when report_result was last called in this process.
+_STEPS_AT_LAST_REPORT = [0]
+
 
 @dataclass(frozen=True)
 class Result:
@@ -45,6 +48,9 @@ class Result:
         higher_is_better: Whether larger values are better.
         mode: Build mode the example ran in (``quick`` or ``full``).
         extra: Other numbers worth recording (e.g. an FID floor), by name.
+        trained_steps: Optimiser steps that the package's training loops really took since
+            the previous report in this process (``-1``: not recorded). The docs build
+            refuses an example that reports more ``steps`` than this.
     """
 
     example: str
@@ -61,6 +67,7 @@ class Result:
     higher_is_better: bool = True
     mode: str = "full"
     extra: dict[str, float] = field(default_factory=dict)
+    trained_steps: int = -1
 
     def formatted_value(self) -> str:
         """The metric with its unit, e.g. ``97.50%`` or ``98.4 nats``."""
@@ -112,7 +119,10 @@ def report_result(
         that variable is set.
     """
     from .budgets import build_mode
+    from .training import training_steps_taken
 
+    taken = training_steps_taken()
+    trained_steps, _STEPS_AT_LAST_REPORT[0] = taken - _STEPS_AT_LAST_REPORT[0], taken
     result = Result(
         example=example,
         title=title,
@@ -128,6 +138,7 @@ def report_result(
         higher_is_better=higher_is_better,
         mode=build_mode(),
         extra={k: float(v) for k, v in (extra or {}).items()},
+        trained_steps=trained_steps,
     )
     print(result.summary())
     directory = os.environ.get(RESULTS_ENV)

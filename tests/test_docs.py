@@ -6,16 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from sitebuild import build_site
 
-
-@pytest.fixture(scope="session")
-def quick_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site built in quick mode from a copy of docs/ and gallery/ (the tree stays clean)."""
-    out = tmp_path_factory.mktemp("site") / "html"
-    result = build_site(out, mode="quick")
-    assert result.returncode == 0, f"docs build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
-    return out
+# quick_site (the session's one quick-mode build) lives in conftest.py.
 
 
 @pytest.mark.docs

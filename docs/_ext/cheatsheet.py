@@ -1,21 +1,207 @@
-"""Sphinx directives that put the figures of this build's gallery runs into the cheatsheet pages.
+"""Sphinx directives that put what this build produced into the cheatsheet pages.
 
-``.. gallery-figures:: plot_mlp`` embeds the images that sphinx-gallery saved while it
-executed ``gallery/plot_mlp.py`` in this very build (``:select: 1 3`` keeps some of them).
-When the gallery was not executed (``make html-noplot``) it says so instead of showing
-stale or borrowed pictures.
+Everything they show is computed while the site is built; nothing is typed by hand:
+
+``.. gallery-figures:: plot_mlp``
+    The images sphinx-gallery saved while it executed ``gallery/plot_mlp.py`` in this
+    build (``:select: 1 3`` keeps some of them).
+``.. results-table::``
+    One row per gallery example that ran in this build, read from the JSON files that
+    :func:`mlcheatsheet.report.report_result` wrote.
+``.. shape-table:: mlp``
+    The output shape and parameter count of every layer of
+    ``mlcheatsheet.models.build_model("mlp", ...)``, measured with forward hooks on an
+    input of ``:input: 1 28 28`` (``:kwargs: hidden_dims=(1024, 512)`` passes arguments).
+``.. example-downloads:: plot_mlp``
+    Links to download the script and the notebook, and to open it in Colab.
+``.. architecture-cards::`` and ``.. at-a-glance::``
+    The landing page's cards (one per architecture page that exists, with its gallery
+    thumbnail) and its summary table.
+
+When the gallery was not executed (``make html-noplot``) the directives say so instead of
+showing stale or borrowed results. Pages that show results are re-read on every build, so
+they can never be older than the gallery run.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
+import json
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import directives
+from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
+# Metadata flag of documents that must be re-read on every build (they show build results).
+_LIVE = "cheatsheet-live"
 
+
+# -- Architectures shown on the landing page ------------------------------------------
+@dataclass(frozen=True)
+class Architecture:
+    """One row of the landing page: its page ``architectures/<key>`` and script ``plot_<key>.py``."""
+
+    key: str
+    title: str
+    blurb: str
+    io: str
+    loss: str
+    good_for: str
+    paper: str
+    paper_url: str
+
+
+ARCHITECTURES: tuple[Architecture, ...] = (
+    Architecture(
+        "mlp", "Multilayer perceptron", "Every pixel wired to every unit: the baseline every other network is measured against.",
+        "image, flattened to a vector → class logits", "cross-entropy",
+        "tabular data, small fixed-size inputs, the head of a larger network",
+        "Rumelhart, Hinton & Williams 1986", "https://doi.org/10.1038/323533a0"),
+    Architecture(
+        "cnn", "Convolutional network", "Small filters shared across the image: a pattern is recognised wherever it appears.",
+        "image C×H×W → class logits", "cross-entropy",
+        "images and other grid-shaped data",
+        "LeCun et al. 1998", "https://doi.org/10.1109/5.726791"),
+    Architecture(
+        "resnet", "Residual network", "Each block learns a correction added to its input, so very deep networks still train.",
+        "image C×H×W → class logits", "cross-entropy",
+        "deep image classifiers and backbones",
+        "He et al. 2016", "https://arxiv.org/abs/1512.03385"),
+    Architecture(
+        "rnn", "Recurrent networks (RNN, LSTM, GRU)", "One cell applied step after step, carrying a hidden state along the sequence.",
+        "sequence T×D → per-step outputs or a final state", "cross-entropy on the last state (or per step)",
+        "text, audio, time series; here, images read row by row",
+        "Hochreiter & Schmidhuber 1997; Cho et al. 2014", "https://doi.org/10.1162/neco.1997.9.8.1735"),
+    Architecture(
+        "autoencoder", "Autoencoder", "Squeeze the image through a narrow code and rebuild it: features learned without labels.",
+        "image → code z → reconstructed image", "reconstruction error (MSE, or BCE on logits)",
+        "compression, denoising, anomaly detection, pre-training",
+        "Hinton & Salakhutdinov 2006", "https://doi.org/10.1126/science.1127647"),
+    Architecture(
+        "vae", "Variational autoencoder", "An autoencoder whose code is a distribution: sample it to draw new images.",
+        "image → q(z|x) → reconstruction; z ~ N(0, I) → new image", "negative ELBO: reconstruction + KL",
+        "generation with a smooth latent space, likelihood estimates",
+        "Kingma & Welling 2014", "https://arxiv.org/abs/1312.6114"),
+    Architecture(
+        "gan", "Generative adversarial network", "A generator learns to fool a discriminator that learns to catch it.",
+        "noise z → image; image → real/fake logit", "adversarial binary cross-entropy (minimax game)",
+        "sharp samples without an explicit likelihood",
+        "Goodfellow et al. 2014", "https://arxiv.org/abs/1406.2661"),
+    Architecture(
+        "dcgan", "Deep convolutional GAN", "The GAN game played by convolutional networks, with the recipe that keeps it stable.",
+        "noise z → image via transposed convolutions", "non-saturating GAN loss",
+        "image generation; the template for later image GANs",
+        "Radford, Metz & Chintala 2016", "https://arxiv.org/abs/1511.06434"),
+)
+
+
+# The gallery and the results table follow the reading order of the architectures, each
+# GAN variant after the DCGAN it builds on; a script not listed here comes last.
+GALLERY_ORDER: tuple[str, ...] = (
+    *(a.key for a in ARCHITECTURES), "wgan_gp", "conditional_dcgan",
+)
+
+
+def example_rank(example: str) -> tuple[int, str]:
+    """Sort key of an example name such as ``"cnn"``, ``"plot_cnn"`` or ``"plot_cnn.py"``."""
+    key = Path(example).stem.removeprefix("plot_")
+    return (GALLERY_ORDER.index(key) if key in GALLERY_ORDER else len(GALLERY_ORDER), key)
+
+
+class GalleryOrder:
+    """sphinx-gallery's ``within_subsection_order``: the scripts in :data:`GALLERY_ORDER`."""
+
+    def __init__(self, src_dir: str) -> None:
+        self.src_dir = src_dir
+
+    def __call__(self, filename: str) -> tuple[int, str]:
+        return example_rank(filename)
+
+    def __repr__(self) -> str:  # part of the configuration sphinx compares between builds
+        return f"<{type(self).__name__}: {', '.join(GALLERY_ORDER)}>"
+
+
+# -- Small helpers --------------------------------------------------------------------
+def _gallery_dir(directive: SphinxDirective) -> str:
+    return str(directive.config.sphinx_gallery_conf["gallery_dirs"])
+
+
+def _gallery_executed(config: Any) -> bool:
+    """Whether this build runs the gallery scripts (``make html-noplot`` does not)."""
+    value = config.sphinx_gallery_conf.get("plot_gallery", True)
+    return str(value).strip().lower() not in {"false", "0", "no"}
+
+
+def _doc_link(target: str, content: nodes.Node, docname: str) -> addnodes.pending_xref:
+    """A reference to the document ``target`` (absolute, e.g. ``/architectures/mlp``)."""
+    ref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget=target, refexplicit=True,
+                                refwarn=True, refdoc=docname)
+    ref += content
+    return ref
+
+
+def _label_link(label: str, text: str, docname: str) -> addnodes.pending_xref:
+    ref = addnodes.pending_xref("", refdomain="std", reftype="ref", reftarget=label, refexplicit=True,
+                                refwarn=True, refdoc=docname)
+    ref += nodes.inline(text=text)
+    return ref
+
+
+Cell = str | nodes.Node | Sequence[nodes.Node]
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, classes: Sequence[str] = (),
+           widths: Sequence[int] | None = None, title: str | None = None) -> nodes.table:
+    """A docutils table from rows of strings or nodes."""
+    table = nodes.table(classes=["cheatsheet-table", *classes])
+    if title:
+        table += nodes.title(text=title)
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for width in widths or [1] * len(headers):
+        group += nodes.colspec(colwidth=width)
+
+    def row_of(cells: Sequence[Cell]) -> nodes.row:
+        row = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            if isinstance(cell, str):
+                entry += nodes.paragraph(text=cell)
+            elif isinstance(cell, nodes.Node):
+                inline = isinstance(cell, (nodes.Inline, nodes.Text)) or not isinstance(cell, nodes.Body)
+                entry += nodes.paragraph("", "", cell) if inline else cell
+            else:
+                entry += nodes.paragraph("", "", *cell)
+            row += entry
+        return row
+
+    head = nodes.thead()
+    head += row_of(headers)
+    group += head
+    body = nodes.tbody()
+    for cells in rows:
+        body += row_of(cells)
+    group += body
+    return table
+
+
+def _note(text: str) -> nodes.note:
+    note = nodes.note()
+    note += nodes.paragraph(text=text)
+    return note
+
+
+# -- gallery-figures ------------------------------------------------------------------
 class GalleryFigures(SphinxDirective):
     """Embed the figures that one gallery script produced in this build."""
 
@@ -24,19 +210,14 @@ class GalleryFigures(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         stem = self.arguments[0]
-        gallery_dir = self.config.sphinx_gallery_conf["gallery_dirs"]
-        image_dir = Path(self.env.srcdir) / gallery_dir / "images"
+        image_dir = Path(self.env.srcdir) / _gallery_dir(self) / "images"
         found = sorted(image_dir.glob(f"sphx_glr_{stem}_[0-9][0-9][0-9].png"))
         if "select" in self.options:
             wanted = {f"sphx_glr_{stem}_{k:03d}.png" for k in self.options["select"]}
             found = [p for p in found if p.name in wanted]
         if not found:
-            note = nodes.note()
-            note += nodes.paragraph(
-                text=f"The figures of {stem}.py appear here when the gallery is executed "
-                "(make html); this build did not execute it."
-            )
-            return [note]
+            return [_note(f"The figures of {stem}.py appear here when the gallery is executed "
+                          "(make html); this build did not execute it.")]
         result: list[nodes.Node] = []
         for path in found:
             rel = "/" + path.relative_to(self.env.srcdir).as_posix()
@@ -46,6 +227,379 @@ class GalleryFigures(SphinxDirective):
                 image["width"] = self.options["width"]
             result.append(image)
         return result
+
+
+# -- results-table --------------------------------------------------------------------
+def _results_dir(env: BuildEnvironment) -> Path:
+    return Path(env.srcdir) / str(env.config.sphinx_gallery_conf["gallery_dirs"]) / "results"
+
+
+class ResultsTable(SphinxDirective):
+    """Every result recorded by a gallery script in this build, one row per example."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        from mlcheatsheet.report import load_results
+
+        self.env.metadata[self.env.docname][_LIVE] = True
+        scripts = sorted(Path(self.config.sphinx_gallery_conf["examples_dirs"]).glob("plot_*.py"))
+        if not _gallery_executed(self.config):
+            return [_note("The results table is filled in when the gallery is executed (make html); "
+                          "this build did not run the examples, so it has no results to show.")]
+        directory = _results_dir(self.env)
+        for path in directory.glob("*.json"):
+            self.env.note_dependency(str(path))
+        results = sorted(load_results(directory) if directory.is_dir() else [], key=lambda r: example_rank(r.example))
+        docname = self.env.docname
+        rows = []
+        for r in results:
+            label = f"sphx_glr_{_gallery_dir(self)}_plot_{r.example}.py".replace("/", "_").lower()
+            source = [nodes.strong(text=r.dataset), nodes.Text(" — "), nodes.inline(text=r.source, classes=["cheatsheet-muted"])]
+            metric = [nodes.inline(text=f"{r.metric} "), nodes.strong(text=r.formatted_value())]
+            if not r.higher_is_better:
+                metric.append(nodes.inline(text=" (lower is better)", classes=["cheatsheet-muted"]))
+            rows.append([
+                [_label_link(label, r.title, docname)],
+                source,
+                r.device,
+                f"{r.parameters:,}",
+                f"{r.train_seconds:.1f} s ({r.steps:,} steps)",
+                metric,
+            ])
+        result: list[nodes.Node] = []
+        if rows:
+            result.append(_table(
+                ["Example", "Data (source)", "Device", "Parameters", "Training", "Headline result"],
+                rows, classes=["cheatsheet-results"], widths=[12, 30, 7, 11, 14, 22]))
+        else:
+            result.append(_note("No gallery example recorded a result in this build."))
+        modes = sorted({r.mode for r in results})
+        if "quick" in modes:
+            result.append(nodes.paragraph(
+                text="Built in quick mode: every example trained for a few seconds only, so these numbers show "
+                     "that the examples run, not how well the architectures do. make html trains them properly.",
+                classes=["cheatsheet-muted"]))
+        ran = {r.example for r in results}
+        missing = [p.name for p in scripts if p.stem.removeprefix("plot_") not in ran]
+        if missing:
+            result.append(nodes.paragraph(
+                text="Not run in this build (or recorded no result): " + ", ".join(missing) + ".",
+                classes=["cheatsheet-muted"]))
+        return result
+
+
+# -- shape-table ----------------------------------------------------------------------
+def _parse_kwargs(text: str) -> dict[str, Any]:
+    """``"hidden_dims=(1024, 512), dropout=0.3"`` → a dict of Python literals."""
+    try:
+        call = ast.parse(f"f({text})", mode="eval").body
+    except SyntaxError as exc:
+        raise ValueError(f"cannot parse keyword arguments {text!r}: {exc.msg}") from None
+    assert isinstance(call, ast.Call)
+    if call.args or any(k.arg is None for k in call.keywords):
+        raise ValueError(f"write keyword arguments as name=value, got {text!r}")
+    return {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg is not None}
+
+
+def _format_shape(value: Any) -> str:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return " × ".join(str(d) for d in value.shape) if value.dim() else "scalar"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_format_shape(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_format_shape(v)}" for k, v in value.items()) + "}"
+    if value is None:
+        return "—"
+    return type(value).__name__
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split ``"1024, eps=1e-05, kernel_size=(3, 3)"`` at the commas outside brackets."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*parts, current.strip()] if current.strip() else parts
+
+
+def describe_module(module: Any) -> str:
+    """``Linear(in_features=784, out_features=1024, bias=False)``, leaving out arguments at their defaults."""
+    try:
+        defaults = {name: param.default for name, param in inspect.signature(type(module).__init__).parameters.items()
+                    if param.default is not inspect.Parameter.empty}
+    except (TypeError, ValueError):
+        defaults = {}
+    kept = []
+    for item in _split_top_level(module.extra_repr()):
+        key, eq, value = item.partition("=")
+        if eq and key in defaults:
+            default = defaults[key]
+            # An int default is shown as a tuple per spatial dimension: stride=1 → (1, 1).
+            spellings = {repr(default), str(default), *(repr((default,) * n) for n in (1, 2, 3))}
+            if value in spellings:
+                continue
+        kept.append(item)
+    return f"{type(module).__name__}({', '.join(kept)})" if kept else type(module).__name__
+
+
+@dataclass
+class LayerRow:
+    """One row of a shape table: a leaf module called during the forward pass."""
+
+    name: str
+    module: str
+    shape: str
+    parameters: int | None
+    calls: int = 1
+
+
+def layer_rows(model: Any, example: Any) -> tuple[list[LayerRow], str]:
+    """Run ``model`` on ``example`` and record every leaf module's output, in call order.
+
+    A module called several times in a row with the same output shape (a recurrent cell
+    unrolled over time) becomes one row with its call count; a module's parameters are
+    counted at its first call only, so the column adds up to the model's total.
+
+    Returns:
+        The rows and the formatted shape of the model's output.
+    """
+    import torch
+
+    calls: list[tuple[str, Any, str]] = []
+    handles = []
+    modules = list(model.named_modules())
+    for name, module in modules:
+        is_leaf = next(module.children(), None) is None
+        owns_parameters = next(module.parameters(recurse=False), None) is not None
+        if (name and (is_leaf or owns_parameters)) or (not name and is_leaf):
+            handles.append(module.register_forward_hook(
+                lambda mod, args, out, name=name or type(model).__name__: calls.append((name, mod, _format_shape(out)))))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    rows: list[LayerRow] = []
+    seen: set[int] = set()
+    for name, module, shape in calls:
+        if rows and rows[-1].name == name and rows[-1].shape == shape:
+            rows[-1].calls += 1
+            continue
+        first = id(module) not in seen
+        seen.add(id(module))
+        described = describe_module(module)
+        own = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+        rows.append(LayerRow(name, described, shape, own if first else None))
+    return rows, _format_shape(output)
+
+
+class ShapeTable(SphinxDirective):
+    """Layer-by-layer output shapes and parameter counts of a model, measured in this build.
+
+    The argument is a registry name (``mlcheatsheet.models.build_model``) or the dotted
+    path of a model class. Options: ``:input:`` the shape of one input without the batch
+    dimension (default ``1 28 28``), ``:batch:`` (default 1), ``:kwargs:`` keyword
+    arguments for the model, ``:dtype:`` ``float`` (default) or ``long``, ``:caption:``.
+    """
+
+    required_arguments = 1
+    option_spec = {
+        "input": directives.positive_int_list,
+        "batch": directives.positive_int,
+        "kwargs": directives.unchanged,
+        "dtype": lambda arg: directives.choice(arg, ("float", "long")),
+        "caption": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        import importlib
+
+        import torch
+
+        from mlcheatsheet.models import build_model
+
+        target = self.arguments[0]
+        try:
+            kwargs = _parse_kwargs(self.options.get("kwargs", ""))
+        except (ValueError, SyntaxError) as exc:
+            raise self.error(f"shape-table {target}: {exc}") from None
+        shape = tuple(self.options.get("input", (1, 28, 28)))
+        batch = self.options.get("batch", 1)
+        try:
+            if "." in target:
+                module_name, _, attr = target.rpartition(".")
+                model = getattr(importlib.import_module(module_name), attr)(**kwargs)
+            else:
+                model = build_model(target, **kwargs)
+            torch.manual_seed(0)
+            if self.options.get("dtype") == "long":
+                example = torch.zeros((batch, *shape), dtype=torch.long)
+            else:
+                example = torch.rand((batch, *shape))
+            rows, output = layer_rows(model, example)
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a build error at this line
+            raise self.error(f"shape-table {target}: {type(exc).__name__}: {exc}") from None
+        source = inspect.getsourcefile(type(model))
+        if source:
+            self.env.note_dependency(source)
+        total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+        def count(row: LayerRow) -> str:
+            if row.parameters is None:
+                return "(shared)"
+            return f"{row.parameters:,}" if row.parameters else "0"
+
+        body: list[list[Cell]] = [["input", "", " × ".join(str(d) for d in (batch, *shape)), ""]]
+        for row in rows:
+            name = row.name + (f" ×{row.calls}" if row.calls > 1 else "")
+            body.append([nodes.literal(text=name), nodes.literal(text=row.module), row.shape, count(row)])
+        body.append([nodes.strong(text="total"), "", output, nodes.strong(text=f"{total:,}")])
+        call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        caption = self.options.get(
+            "caption",
+            f"Layers of {target}({call}) on an input of shape {' × '.join(str(d) for d in (batch, *shape))}, "
+            "measured while this page was built.")
+        table = _table(["Layer", "Module", "Output shape", "Parameters"], body,
+                       classes=["cheatsheet-shapes"], widths=[18, 46, 20, 12], title=caption)
+        return [table]
+
+
+# -- example-downloads ----------------------------------------------------------------
+def colab_url(config: Any, stem: str) -> str | None:
+    """The Colab address of a gallery notebook, or None when no GitHub repository is configured.
+
+    Colab opens notebooks from GitHub: the docs workflow publishes the built site, with its
+    notebooks under ``notebooks/``, on the branch ``colab_branch`` of ``repository_url``.
+    """
+    url = (config.repository_url or "").rstrip("/")
+    match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?", url)
+    if not match or not config.colab_branch:
+        return None
+    owner, repo = match.groups()
+    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{config.colab_branch}/notebooks/{stem}.ipynb"
+
+
+class ExampleDownloads(SphinxDirective):
+    """Links to download a gallery script and its notebook, and to open it in Colab."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        stem = self.arguments[0]
+        gallery = _gallery_dir(self)
+        paragraph = nodes.paragraph(classes=["cheatsheet-downloads"])
+        paragraph += nodes.strong(text="Run it yourself: ")
+        links: list[nodes.Node] = []
+        for suffix, what in ((".py", "script"), (".ipynb", "notebook")):
+            path = Path(self.env.srcdir) / gallery / f"{stem}{suffix}"
+            if not path.exists():
+                continue
+            ref = addnodes.download_reference("", refdoc=self.env.docname, reftarget=f"/{gallery}/{stem}{suffix}",
+                                              refexplicit=True, refwarn=True, reftype="download", refdomain="")
+            ref += nodes.literal(text=f"{stem}{suffix}")
+            links.append(nodes.inline("", "", nodes.Text(f"download the {what} "), ref))
+        url = colab_url(self.config, stem)
+        if url:
+            links.append(nodes.reference("", "open it in Colab", refuri=url, classes=["cheatsheet-colab"]))
+        if not links:
+            return [_note(f"{stem}.py has not been generated in this build.")]
+        for i, link in enumerate(links):
+            if i:
+                paragraph += nodes.Text(" · ")
+            paragraph += link
+        paragraph += nodes.Text(". It needs only the mlcheatsheet package.")
+        return [paragraph]
+
+
+def _colab_in_gallery_pages(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Add an "Open in Colab" link to the download area of each gallery example page."""
+    gallery = str(app.config.sphinx_gallery_conf["gallery_dirs"])
+    if not docname.startswith(f"{gallery}/plot_"):
+        return
+    stem = docname.rsplit("/", 1)[1]
+    url = colab_url(app.config, stem)
+    if not url:
+        return
+    footer = "    .. container:: sphx-glr-download sphx-glr-download-python\n"
+    block = f"    .. container:: sphx-glr-download sphx-glr-download-colab\n\n      `Open in Colab <{url}>`__\n\n"
+    source[0] = source[0].replace(footer, block + footer, 1)
+    top = "        to download the full example code."
+    source[0] = source[0].replace(top, top[:-1] + f", or `open it in Colab <{url}>`__.", 1)
+
+
+# -- architecture-cards and at-a-glance -----------------------------------------------
+def _architecture_page_exists(env: BuildEnvironment, key: str) -> bool:
+    return (Path(env.srcdir) / "architectures" / f"{key}.rst").exists()
+
+
+class ArchitectureCards(SphinxDirective):
+    """A card for each architecture page that exists, with its gallery run's thumbnail."""
+
+    def run(self) -> list[nodes.Node]:
+        self.env.metadata[self.env.docname][_LIVE] = True
+        grid = nodes.container(classes=["cheatsheet-cards"])
+        thumbs = Path(self.env.srcdir) / _gallery_dir(self) / "images" / "thumb"
+        for arch in ARCHITECTURES:
+            if not _architecture_page_exists(self.env, arch.key):
+                continue
+            card = nodes.container(classes=["cheatsheet-card"])
+            thumb = thumbs / f"sphx_glr_plot_{arch.key}_thumb.png"
+            if thumb.exists() and _gallery_executed(self.config):
+                self.env.note_dependency(str(thumb))
+                card += nodes.image(uri="/" + thumb.relative_to(self.env.srcdir).as_posix(),
+                                    alt=f"A figure from this build's {arch.title} example", classes=["cheatsheet-card-image"])
+            title = nodes.paragraph(classes=["cheatsheet-card-title"])
+            title += _doc_link(f"/architectures/{arch.key}", nodes.inline(text=arch.title), self.env.docname)
+            card += title
+            card += nodes.paragraph(text=arch.blurb, classes=["cheatsheet-card-text"])
+            grid += card
+        return [grid]
+
+
+class AtAGlance(SphinxDirective):
+    """The cheatsheet table: input → output, loss, uses and key paper of each architecture."""
+
+    def run(self) -> list[nodes.Node]:
+        rows: list[list[Cell]] = []
+        for arch in ARCHITECTURES:
+            name: Cell = (_doc_link(f"/architectures/{arch.key}", nodes.inline(text=arch.title), self.env.docname)
+                          if _architecture_page_exists(self.env, arch.key) else arch.title)
+            paper = nodes.reference("", arch.paper, refuri=arch.paper_url)
+            rows.append([name, arch.io, arch.loss, arch.good_for, paper])
+        return [_table(["Architecture", "Input → output", "Loss", "Good for", "Key paper"], rows,
+                       classes=["cheatsheet-glance"], widths=[16, 24, 20, 24, 16])]
+
+
+# -- Events ---------------------------------------------------------------------------
+def _always_reread(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
+                   removed: set[str]) -> list[str]:
+    """Pages that show this build's results are re-read on every build."""
+    return [doc for doc, meta in env.metadata.items() if meta.get(_LIVE) and doc in env.found_docs]
+
+
+def _publish_notebooks(app: Sphinx, exception: Exception | None) -> None:
+    """Copy the gallery notebooks to ``notebooks/`` in the HTML output: stable addresses for Colab."""
+    if exception is not None or app.builder.format != "html":
+        return
+    gallery = Path(app.srcdir) / str(app.config.sphinx_gallery_conf["gallery_dirs"])
+    target = Path(app.outdir) / "notebooks"
+    notebooks = sorted(gallery.glob("plot_*.ipynb"))
+    if notebooks:
+        target.mkdir(exist_ok=True)
+    for notebook in notebooks:
+        shutil.copyfile(notebook, target / notebook.name)
 
 
 def _dataclass_factories(app: Sphinx, what: str, name: str, obj: object, options: object,
@@ -61,6 +615,18 @@ def _dataclass_factories(app: Sphinx, what: str, name: str, obj: object, options
 
 
 def setup(app: Sphinx) -> dict[str, object]:
+    # Where the package's repository lives (https://github.com/<owner>/<repo>), and the branch
+    # on which the docs workflow publishes the built site; both empty means no Colab links.
+    app.add_config_value("repository_url", "", "html", types=frozenset({str}))
+    app.add_config_value("colab_branch", "", "html", types=frozenset({str}))
     app.add_directive("gallery-figures", GalleryFigures)
+    app.add_directive("results-table", ResultsTable)
+    app.add_directive("shape-table", ShapeTable)
+    app.add_directive("example-downloads", ExampleDownloads)
+    app.add_directive("architecture-cards", ArchitectureCards)
+    app.add_directive("at-a-glance", AtAGlance)
     app.connect("autodoc-process-signature", _dataclass_factories)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+    app.connect("env-get-outdated", _always_reread)
+    app.connect("source-read", _colab_in_gallery_pages)
+    app.connect("build-finished", _publish_notebooks)
+    return {"version": "1.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,7 +4,46 @@ Importing this package registers every model, so :func:`~mlcheatsheet.models.reg
 :func:`~mlcheatsheet.models.registry.available_models` see them all.
 """
 
+from .dcgan import (
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    WGANCritic,
+)
+from .gan import Discriminator, Generator
+from .autoencoder import Autoencoder, ConvAutoencoder, ConvDecoder, ConvEncoder
+from .cnn import CNN
 from .mlp import MLP
-from .registry import available_models, build_model, get_builder, register_model
+from .resnet import BasicBlock, Bottleneck, PlainBlock, ResNet, plain_small, resnet18, resnet50, resnet_small
+from .registry import ModelConfig, available_models, build_model, get_builder, model_config, register_model
+from .rnn import RecurrentClassifier, gru, lstm, rnn
+from .vae import VAE
 
-__all__ = ["MLP", "available_models", "build_model", "get_builder", "register_model"]
+__all__ = [
+    "CNN",
+    "BasicBlock",
+    "Bottleneck",
+    "PlainBlock",
+    "RecurrentClassifier",
+    "ResNet",
+    "gru",
+    "lstm",
+    "plain_small",
+    "resnet18",
+    "resnet50",
+    "resnet_small",
+    "rnn",
+    "ConditionalDiscriminator",
+    "ConditionalGenerator",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "Discriminator",
+    "Generator",
+    "WGANCritic",
+    "Autoencoder",
+    "ConvAutoencoder",
+    "ConvDecoder",
+    "ConvEncoder",
+    "VAE",
+    "MLP", "ModelConfig", "available_models", "build_model", "get_builder", "model_config", "register_model"]

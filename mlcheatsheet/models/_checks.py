@@ -14,7 +14,8 @@ def check_positive(name: str, value: int | Sequence[int]) -> None:
     values = [value] if isinstance(value, int) else list(value)
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be positive integers, got {value!r}")
+            what = "a positive integer" if values == [value] else "positive integers"
+            raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 def check_probability(name: str, value: float) -> None:

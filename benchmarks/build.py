@@ -1,0 +1,306 @@
+"""The full docs build: wall time, peak memory, and each gallery example against its share of 15 minutes.
+
+Sphinx-gallery writes every example's execution time to ``sg_execution_times.rst`` (in
+``docs/`` for all galleries, and in ``docs/auto_examples/``). :func:`parse_execution_times`
+reads it; ``make html`` runs Sphinx through :mod:`benchmarks.record`, which leaves the
+build's wall time and peak memory in ``docs/_build/build-stats.json``
+(:func:`load_build_stats`). So an existing build is reported without rebuilding;
+:func:`run_build` times a fresh one as a child process.
+
+Each example's share (:data:`SHARES`) is its training-plus-plotting time on an idle 2-core
+machine, decided from measurements so that the whole build fits in 15 minutes with room
+left for Sphinx itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlcheatsheet.budgets import budget_table
+
+from ._measure import Row
+
+__all__ = [
+    "BUILD_BUDGET_SECONDS",
+    "MEMORY_BUDGET_GIB",
+    "FID_CLASSIFIER_SHARE",
+    "SHARES",
+    "BuildReport",
+    "budget_lines",
+    "build_rows",
+    "find_execution_times",
+    "load_build_stats",
+    "parse_execution_times",
+    "report_existing_build",
+    "run_build",
+    "shares_of",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The whole ``make html`` must finish within this many seconds on the 2-core CPU.
+BUILD_BUDGET_SECONDS = 15 * 60
+#: ... using at most this much memory.
+MEMORY_BUDGET_GIB = 4.0
+#: Each gallery script's share of the build, in seconds of training and plotting on an idle
+#: 2-core machine (measured per example; the GANs' shared FID classifier is counted apart).
+SHARES: dict[str, float] = {
+    "plot_mlp.py": 20,
+    "plot_cnn.py": 60,
+    "plot_resnet.py": 130,
+    "plot_rnn.py": 80,
+    "plot_autoencoder.py": 70,
+    "plot_vae.py": 80,
+    "plot_gan.py": 60,
+    "plot_dcgan.py": 140,
+    "plot_wgan_gp.py": 60,
+    "plot_conditional_dcgan.py": 70,
+}
+#: The classifier behind FID is trained once per process, by the first GAN script to run.
+FID_CLASSIFIER_SHARE = 15.0
+_GAN_SCRIPTS = ("plot_gan.py", "plot_dcgan.py", "plot_wgan_gp.py", "plot_conditional_dcgan.py")
+#: Where ``make html`` leaves its wall time and peak memory (see :mod:`benchmarks.record`).
+STATS_FILE = Path("_build") / "build-stats.json"
+
+# One row of sphinx-gallery's table: the script's path in ``(``...``)``, then its time.
+_ROW = re.compile(r"\(``(?P<path>[^`]+\.py)``\)\s*\n\s*-\s*(?P<time>[\d:.]+)")
+
+
+@dataclass
+class BuildReport:
+    """Measurements of one docs build.
+
+    Attributes:
+        examples: Seconds each gallery script took to execute, by script name.
+        wall_seconds: Wall time of the whole build (``None`` when only parsed).
+        peak_rss_gib: Peak resident memory of the build process (``None`` when only parsed).
+        source: Where the example times came from.
+        returncode: The build's exit status (``None`` when only parsed).
+        mode: The build's budgets, ``full`` or ``quick``.
+        log_tail: The end of the build's error output, kept when it failed.
+        examples_filter: The ``EXAMPLES`` regex of a partial build (empty: every script).
+        notes: Caveats to print under the table (a times page from another build, ...).
+    """
+
+    examples: dict[str, float] = field(default_factory=dict)
+    wall_seconds: float | None = None
+    peak_rss_gib: float | None = None
+    source: str = ""
+    returncode: int | None = None
+    mode: str = "full"
+    log_tail: str = ""
+    examples_filter: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _seconds(text: str) -> float:
+    seconds = 0.0
+    for part in text.split(":"):  # "mm:ss.sss" (minutes may exceed 59) or "hh:mm:ss.sss"
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_execution_times(path: Path) -> dict[str, float]:
+    """Read sphinx-gallery's ``sg_execution_times.rst``: ``{"plot_mlp.py": 27.5, ...}``.
+
+    Raises:
+        ValueError: The file has no example rows (not a sphinx-gallery times page).
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    times = {Path(m["path"]).name: _seconds(m["time"]) for m in _ROW.finditer(text)}
+    if not times and "Computation times" not in text:
+        raise ValueError(f"{path} is not a sphinx-gallery execution-times page")
+    return times
+
+
+def find_execution_times(docs: Path = ROOT / "docs") -> Path:
+    """The execution-times page of a build under ``docs`` (all galleries first), or ``docs`` itself if it is one.
+
+    Raises:
+        FileNotFoundError: No build has written one; the message says how to make one.
+    """
+    docs = Path(docs)
+    if docs.is_file():
+        return docs
+    for candidate in (docs / "sg_execution_times.rst", docs / "auto_examples" / "sg_execution_times.rst"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"no sg_execution_times.rst under {docs}: run `make html` first")
+
+
+def load_build_stats(path: Path) -> dict[str, object]:
+    """The record :mod:`benchmarks.record` wrote for a build (wall time, peak memory, exit status).
+
+    Raises:
+        FileNotFoundError: No record at ``path``.
+        ValueError: The file is not such a record.
+    """
+    try:
+        stats = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not a build record: {exc}") from None
+    if not isinstance(stats, dict) or not {"wall_seconds", "peak_rss_gib", "returncode"} <= stats.keys():
+        raise ValueError(f"{path} is not a build record (wall_seconds, peak_rss_gib, returncode)")
+    return stats
+
+
+def _timestamp(text: object) -> float | None:
+    try:
+        return datetime.datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return None
+
+
+def report_existing_build(docs: Path = ROOT / "docs", stats_path: Path | None = None) -> BuildReport:
+    """Report the last build under ``docs`` from its times page and, when present, its record.
+
+    Args:
+        docs: The ``docs/`` directory of the build (or its ``sg_execution_times.rst``).
+        stats_path: The build's record (default: ``docs/_build/build-stats.json``).
+
+    Raises:
+        FileNotFoundError: No execution-times page: there is no build to report.
+    """
+    page = find_execution_times(docs)
+    report = BuildReport(examples=parse_execution_times(page), source=str(page))
+    stats_path = Path(stats_path) if stats_path else (page.parent if page.parent.name != "auto_examples" else page.parent.parent) / STATS_FILE
+    if not stats_path.exists():
+        report.notes.append(f"no build record at {stats_path} (builds made by `make html` leave one): "
+                            "wall time and peak memory unknown")
+        return report
+    stats = load_build_stats(stats_path)
+    report.wall_seconds = float(stats["wall_seconds"])
+    report.peak_rss_gib = float(stats["peak_rss_gib"])
+    report.returncode = int(stats["returncode"])
+    report.mode = str(stats.get("mode", "full"))
+    report.examples_filter = str(stats.get("examples_filter", ""))
+    report.source += f" and {stats_path}"
+    started, finished = _timestamp(stats.get("started")), _timestamp(stats.get("finished"))
+    written = page.stat().st_mtime
+    if started is not None and finished is not None and not started - 5 <= written <= finished + 5:
+        report.notes.append(f"the times page ({page}) was not written by the recorded build ({stats.get('started')} to "
+                            f"{stats.get('finished')}): the per-example times and the wall time come from different builds")
+    load = stats.get("load_average_after")
+    if load:
+        report.notes.append(f"load average when the recorded build finished: {' '.join(str(x) for x in load)} (1/5/15 min)")
+    return report
+
+
+def run_build(*, in_place: bool = False, out: Path | None = None, mode: str = "full") -> BuildReport:
+    """Run a full-mode docs build as a child process and measure it.
+
+    Args:
+        in_place: Run ``make html`` itself (writes ``docs/_build`` and ``docs/auto_examples``).
+            Otherwise the isolated builder ``tests/sitebuild.py`` builds a copy of ``docs/``
+            and ``gallery/`` under ``out``, leaving the working tree alone (same Sphinx
+            options, full budgets).
+        out: Output directory of the isolated build (default: a new temporary directory).
+        mode: ``full`` (the real budgets) or ``quick`` (to check this machinery in minutes;
+            ``$MLCHEATSHEET_EXAMPLES`` narrows either to some scripts).
+    """
+    if in_place:
+        command = ["make", "html" if mode == "full" else "html-quick"]
+        docs = ROOT / "docs"
+    else:
+        out = Path(out or tempfile.mkdtemp(prefix="mlcheatsheet-bench-")) / "html"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, str(ROOT / "tests" / "sitebuild.py"), "--mode", mode, "--out", str(out)]
+        docs = None
+    env = {**os.environ, "MLCHEATSHEET_MODE": mode}
+    start = time.perf_counter()
+    finished = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    if docs is None:  # the isolated builder copies docs/ to out.parent/src-*/docs
+        copies = sorted(out.parent.glob("src-*/docs"), key=lambda p: p.stat().st_mtime)
+        docs = copies[-1] if copies else out.parent
+    report = BuildReport(wall_seconds=wall, peak_rss_gib=peak_kib / 2**20, returncode=finished.returncode, mode=mode,
+                         examples_filter=os.environ.get("MLCHEATSHEET_EXAMPLES", ""))
+    if finished.returncode != 0:
+        report.log_tail = (finished.stdout + finished.stderr)[-3000:]
+    try:
+        times_page = find_execution_times(docs)
+        report.examples = parse_execution_times(times_page)
+        report.source = str(times_page)
+    except FileNotFoundError:
+        report.source = "no execution times page (see the build log below)"
+    return report
+
+
+def _example_budgets(script: Path) -> list[str]:
+    """Budget names a gallery script asks for (``get_budget("dcgan", ...)``)."""
+    try:
+        return sorted(set(re.findall(r"get_budget\(\s*[\"']([^\"']+)[\"']", script.read_text(encoding="utf-8"))))
+    except OSError:
+        return []
+
+
+def _describe(budget: object) -> str:
+    if getattr(budget, "steps", None):
+        return f"{budget.steps} steps x {budget.batch_size}"
+    return f"{budget.epochs} epochs x {budget.batch_size}"
+
+
+def shares_of(examples: list[str]) -> dict[str, float]:
+    """Each script's share in seconds; the first GAN script to run also trains the FID classifier.
+
+    Scripts run in file-name order (``within_subsection_order = FileNameSortKey``).
+    """
+    shares = {name: float(SHARES.get(name, 0.0)) for name in examples}
+    gans = sorted(name for name in examples if name in _GAN_SCRIPTS)
+    if gans:
+        shares[gans[0]] += FID_CLASSIFIER_SHARE
+    return shares
+
+
+def build_rows(report: BuildReport) -> list[Row]:
+    """Table rows: the whole build against 15 minutes and 4 GiB, then each example against its share.
+
+    The wall-time row's ratio is budget / measured (``>= 1`` fits). Each example's ratio is
+    share / measured; its note gives the full-mode budget it trained with and its
+    percentage of the 15 minutes.
+    """
+    rows = []
+    total = sum(report.examples.values())
+    failed = report.returncode not in (None, 0)
+    partial = f", only scripts matching {report.examples_filter!r}" if report.examples_filter else ""
+    if report.wall_seconds is not None:
+        status = f"FAILED with exit status {report.returncode}" if failed else "succeeded"
+        rows.append(Row(f"make html wall time ({report.mode}{partial})", f"{report.wall_seconds:.0f} s", f"{BUILD_BUDGET_SECONDS} s",
+                        BUILD_BUDGET_SECONDS / report.wall_seconds, 1.0,
+                        f"budget / measured; gallery {total:.0f} s of it, Sphinx the rest; the build {status}", failed=failed))
+    if report.peak_rss_gib is not None:
+        rows.append(Row("build peak memory", f"{report.peak_rss_gib:.2f} GiB", f"{MEMORY_BUDGET_GIB:g} GiB",
+                        MEMORY_BUDGET_GIB / report.peak_rss_gib, 1.0, "budget / measured (largest resident set of the build)"))
+    shares = shares_of(list(report.examples))
+    share_total = sum(SHARES.values()) + FID_CLASSIFIER_SHARE
+    rows.append(Row("gallery execution, all scripts", f"{total:.0f} s", f"{sum(shares.values()):.0f} s",
+                    sum(shares.values()) / max(total, 1e-9) if shares else None, 1.0 if report.examples else None,
+                    f"sum of shares / measured; all {len(SHARES)} shares: {share_total:.0f} s, leaving "
+                    f"{BUILD_BUDGET_SECONDS - share_total:.0f} s of the 15 min to Sphinx"))
+    table = budget_table()
+    for name, seconds in sorted(report.examples.items(), key=lambda item: -item[1]):
+        budgets = _example_budgets(ROOT / "gallery" / name)
+        full = "; ".join(f"{b}: {_describe(table[b]['full'])}" for b in budgets if b in table and "full" in table[b])
+        share = shares[name]
+        extra = f", incl. {FID_CLASSIFIER_SHARE:.0f} s FID classifier" if name in _GAN_SCRIPTS and share > SHARES[name] else ""
+        note = f"{100 * seconds / BUILD_BUDGET_SECONDS:.1f}% of 15 min{extra}; " + (full or "no budget entry found in the script")
+        if share:
+            rows.append(Row(f"  {name}", f"{seconds:.1f} s", f"share {share:.0f} s", share / max(seconds, 1e-9), 1.0, note))
+        else:
+            rows.append(Row(f"  {name}", f"{seconds:.1f} s", "no share", None, None, note))
+    return rows
+
+
+def budget_lines() -> list[str]:
+    """Every example's full-mode CPU budget from :mod:`mlcheatsheet.budgets`, one line each."""
+    return [f"  {name:<20} {_describe(modes['full'])}" for name, modes in budget_table().items() if "full" in modes]

@@ -1,0 +1,152 @@
+"""Training samples per second: the package's engine against the plain reference loop.
+
+For each model the two sides start from the same initial weights, train on the same
+tensors with the same optimiser, and are timed interleaved (see ``_measure.compare``):
+
+* ours — the package's real training path: :func:`~mlcheatsheet.training.fit` for the
+  classifiers (whole dataset on the device, index batches, one host sync per epoch, fused
+  AdamW, channels-last for conv nets, the build's batch size) and
+  :func:`~mlcheatsheet.training.fit_gan` for one DCGAN step;
+* reference — ``DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)``, a plain
+  optimiser and ``.item()`` every step (:mod:`benchmarks.reference`).
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlcheatsheet.data import Dataset
+from mlcheatsheet.models.cnn import CNN
+from mlcheatsheet.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from mlcheatsheet.models.mlp import MLP
+from mlcheatsheet.training import GanConfig, TrainConfig, fit, fit_gan
+
+from ._measure import Comparison, Row, compare
+from .reference import reference_classifier_epoch, reference_gan_epoch, reference_loader
+
+__all__ = ["Sizes", "run_throughput"]
+
+REFERENCE_BATCH = 64  # the classic example's batch size
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each timed repeat does (tests shrink these).
+
+    Attributes:
+        mlp_images: Training images per repeat for the MLP.
+        cnn_images: Training images per repeat for the CNN.
+        gan_steps: DCGAN steps (batches of 64 real images) per repeat.
+        repeats: Timed repeats per side, after one warm-up each.
+        cnn_channels: Channels of the CNN's stages.
+        mlp_hidden: Hidden widths of the MLP.
+        gan_channels: ``base_channels`` of the DCGAN networks.
+    """
+
+    # Sized for about 90 s on 2 idle cores: a repeat is a few seconds per side, long enough
+    # that fit()'s per-call setup (optimiser, upload) is a small part of it.
+    mlp_images: int = 2048
+    cnn_images: int = 1024
+    gan_steps: int = 8
+    repeats: int = 3
+    cnn_channels: tuple[int, ...] = (32, 64, 128)  # the CNN's defaults, as in the gallery
+    mlp_hidden: tuple[int, ...] = (1024, 512)  # the gallery's MLP
+    gan_channels: int = 32  # as in the gallery's DCGAN (gallery/plot_dcgan.py)
+
+
+def _cross_entropy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(images), labels)
+
+
+def _classifier_pair(
+    make_model: Callable[[], nn.Module], data: Dataset, *, batch_size: int, lr: float, device: torch.device
+) -> tuple[Callable[[], int], Callable[[], int]]:
+    """(ours, reference) callables that each train one epoch over ``data`` and return images seen."""
+    torch.manual_seed(0)
+    ours_model = make_model()
+    reference_model = copy.deepcopy(ours_model).to(device)
+    # Same optimiser on both sides: AdamW with the package's default weight decay; the
+    # reference uses the library default implementation, as a plain script would.
+    config = TrainConfig(epochs=1, batch_size=batch_size, lr=lr, schedule="constant")
+    reference_optimizer = torch.optim.AdamW(reference_model.parameters(), lr=lr, weight_decay=config.weight_decay)
+    loader = reference_loader(data.x_train, data.y_train, batch_size=REFERENCE_BATCH)
+
+    def ours() -> int:
+        return fit(ours_model, data, config, loss_fn=_cross_entropy, device=device).samples
+
+    def reference() -> int:
+        return reference_classifier_epoch(reference_model, loader, reference_optimizer, device=device)
+
+    return ours, reference
+
+
+def _gan_pair(data: Dataset, *, steps: int, base_channels: int, batch_size: int, device: torch.device) -> tuple[Callable[[], int], Callable[[], int]]:
+    """(ours, reference) callables that each run ``steps`` DCGAN steps on batches of real images."""
+    torch.manual_seed(0)
+    shape = data.image_shape
+    generator = DCGANGenerator(image_shape=shape, base_channels=base_channels)
+    discriminator = DCGANDiscriminator(image_shape=shape, base_channels=base_channels)
+    ref_g, ref_d = copy.deepcopy(generator).to(device), copy.deepcopy(discriminator).to(device)
+    config = GanConfig(steps=steps, batch_size=batch_size, eval_every=steps, eval_samples=32, fixed_samples=8, log_every=steps)
+    betas = config.betas
+    opt_g = torch.optim.Adam(ref_g.parameters(), lr=config.lr_generator, betas=betas)
+    opt_d = torch.optim.Adam(ref_d.parameters(), lr=config.lr_discriminator, betas=betas)
+    real = data.x_train[: steps * REFERENCE_BATCH] * 2 - 1  # the tutorial normalises to [-1, 1]
+    loader = reference_loader(real, data.y_train[: len(real)], batch_size=REFERENCE_BATCH)
+
+    def ours() -> int:
+        return fit_gan(generator, discriminator, data, config, device=device).samples
+
+    def reference() -> int:
+        return reference_gan_epoch(ref_g, ref_d, loader, opt_g, opt_d, latent_dim=generator.latent_dim, device=device)
+
+    return ours, reference
+
+
+def _row(name: str, result: Comparison, *, target: float, ours_batch: int, detail: str = "") -> Row:
+    low, high = result.spread
+    ours, reference = statistics.median(result.ours), statistics.median(result.reference)
+    note = f"batch {ours_batch} vs {REFERENCE_BATCH}; pairs {low:.2f}-{high:.2f}x over {len(result.ours)} repeats"
+    return Row(name, f"{ours:,.0f}/s", f"{reference:,.0f}/s", result.ratio, target, f"{note}{detail}")
+
+
+def run_throughput(data: Dataset, *, device: torch.device, sizes: Sizes = Sizes(), batch_size: int = 128, gan_batch_size: int = 64) -> list[Row]:
+    """Measure training samples/s, ours vs the reference, for the MLP, the CNN and a DCGAN step.
+
+    Args:
+        data: The training images (``mnist-5k`` in the benchmark).
+        device: Where both sides train.
+        sizes: Work per repeat and number of repeats.
+        batch_size: Our classifiers' batch size (the build's).
+        gan_batch_size: Our DCGAN batch size (the build's).
+
+    Returns:
+        One :class:`~benchmarks._measure.Row` per model, ratio = ours / reference.
+    """
+    rows = []
+    shape = data.image_shape
+    mlp_data = data.subset(max_train=sizes.mlp_images)
+    ours, reference = _classifier_pair(
+        lambda: MLP(input_shape=shape, hidden_dims=sizes.mlp_hidden, num_classes=data.num_classes, dropout=0.3),
+        mlp_data, batch_size=batch_size, lr=3e-3, device=device,
+    )
+    rows.append(_row("MLP samples/s", compare(ours, reference, repeats=sizes.repeats), target=3.0, ours_batch=batch_size))
+
+    cnn_data = data.subset(max_train=sizes.cnn_images)
+    ours, reference = _classifier_pair(
+        lambda: CNN(input_shape=shape, channels=sizes.cnn_channels, num_classes=data.num_classes),
+        cnn_data, batch_size=batch_size, lr=3e-3, device=device,
+    )
+    rows.append(_row("CNN samples/s", compare(ours, reference, repeats=sizes.repeats), target=1.5, ours_batch=batch_size))
+
+    ours, reference = _gan_pair(data, steps=sizes.gan_steps, base_channels=sizes.gan_channels, batch_size=gan_batch_size, device=device)
+    rows.append(_row("DCGAN step samples/s", compare(ours, reference, repeats=sizes.repeats), target=1.5, ours_batch=gan_batch_size,
+                     detail=f"; {sizes.gan_steps} steps per repeat"))
+    return rows

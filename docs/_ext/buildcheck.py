@@ -1,0 +1,166 @@
+"""A Sphinx extension that fails the build when a gallery example did not really train.
+
+sphinx-gallery already fails the build, naming the script, when an example raises (with
+``abort_on_example_error`` and ``only_warn_on_example_error`` both ``False`` in conf.py).
+This extension catches the examples that *succeed* without doing what their page claims.
+Right after sphinx-gallery has executed the gallery (``builder-inited``, at a later
+priority), it takes the scripts that ran in this build from sphinx-gallery's own record,
+``sphinx_gallery_conf["passing_examples"]``, and reads the result each one wrote with
+:func:`mlcheatsheet.report.report_result`. The build fails when an executed example
+
+* recorded no result, or a result older than this build, or one that cannot be read;
+* trained for zero steps, or reported a non-finite value or training time;
+* reported more training steps than the package's training loops (``fit``, ``fit_gan``)
+  actually took while it ran, as :func:`~mlcheatsheet.report.report_result` records: a
+  number typed by hand, or one carried over from a model that was loaded rather than trained;
+* ran in another build mode than the build's (a quick run inside a full build);
+* in a full build, trained for less than ``buildcheck_min_seconds`` (default 1 s), which no
+  honest training run on the site's data does;
+* was not re-executed at all (a stale example whose page would show an older run).
+
+Each problem is logged as a warning (the build runs with ``-W``, so warnings are errors)
+and the build then stops with an :class:`~sphinx.errors.ExtensionError` that lists them,
+so it fails even without ``-W``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+from mlcheatsheet.budgets import build_mode
+from mlcheatsheet.report import RESULTS_ENV
+
+logger = logging.getLogger(__name__)
+
+#: Key under which this build's problems are kept on the application between events.
+_PROBLEMS = "_buildcheck_problems"
+_STARTED = "_buildcheck_started"
+
+
+def result_name(script: str | os.PathLike[str]) -> str:
+    """The ``example`` name a gallery script reports under: ``plot_mlp.py`` -> ``mlp``."""
+    stem = Path(script).stem
+    return stem[len("plot_"):] if stem.startswith("plot_") else stem
+
+
+def check_results(
+    executed: list[str],
+    results_dir: str | os.PathLike[str],
+    *,
+    mode: str,
+    min_seconds: float,
+    started: float,
+    stale: list[str] | None = None,
+) -> list[str]:
+    """The problems of this build's executed examples, one sentence each (empty when honest).
+
+    Args:
+        executed: Paths of the gallery scripts that ran successfully in this build.
+        results_dir: Where the scripts wrote their results.
+        mode: The build mode, ``"quick"`` or ``"full"``.
+        min_seconds: Shortest plausible training time of an example in a full build.
+        started: When the build started (:func:`time.time`); older results are stale.
+        stale: Scripts that sphinx-gallery skipped because they had not changed.
+    """
+    problems = []
+    results_dir = Path(results_dir)
+    for script in stale or []:
+        problems.append(
+            f"{Path(script).name} was not executed in this build (unchanged since an earlier run), so its page "
+            "would show an older run's numbers; keep run_stale_examples = True"
+        )
+    for script in sorted(executed):
+        name = Path(script).name
+        path = results_dir / f"{result_name(script)}.json"
+        if not path.is_file():
+            problems.append(
+                f"{name} ran but recorded no result (expected {path}); every gallery script must end with "
+                f"report_result({result_name(script)!r}, ...)"
+            )
+            continue
+        if path.stat().st_mtime < started - 1.0:  # 1 s of slack for coarse file-system clocks
+            problems.append(f"{name}: its result {path} is older than this build, so it is not from this run")
+            continue
+        try:
+            result: dict[str, Any] = json.loads(path.read_text())
+            steps, seconds, value = int(result["steps"]), float(result["train_seconds"]), float(result["value"])
+            trained = int(result.get("trained_steps", -1))  # -1: written by a report_result that did not count
+            result_mode = str(result["mode"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{name}: its result {path} cannot be read ({type(exc).__name__}: {exc})")
+            continue
+        if result.get("example") != result_name(script):
+            problems.append(f"{name} recorded its result under the name {result.get('example')!r}, not {result_name(script)!r}")
+        if steps <= 0:
+            problems.append(f"{name} trained for {steps} steps: its page would show an untrained model")
+        elif 0 <= trained < steps:
+            problems.append(
+                f"{name} reported {steps} training steps, but mlcheatsheet's training loops took only {trained} "
+                "while it ran: the reported steps must come from the History that fit or fit_gan returned"
+            )
+        if not math.isfinite(seconds) or seconds <= 0:
+            problems.append(f"{name} reported a training time of {seconds} s")
+        elif mode == "full" and seconds < min_seconds:
+            problems.append(
+                f"{name} trained for only {seconds:.3f} s ({steps} steps) in a full build, below the "
+                f"{min_seconds:g} s plausibility floor: suspiciously fast for a real training run"
+            )
+        if result_mode != mode:
+            problems.append(f"{name} ran with the {result_mode!r} budget in a {mode!r} build")
+        if not math.isfinite(value):
+            problems.append(f"{name} reported {result.get('metric', 'its metric')} = {value}")
+    return problems
+
+
+def _results_dir(app: Sphinx) -> Path:
+    configured = app.config.buildcheck_results_dir or os.environ.get(RESULTS_ENV)
+    if configured:
+        return Path(configured)
+    return Path(app.srcdir) / app.config.sphinx_gallery_conf.get("gallery_dirs", "auto_examples") / "results"
+
+
+def _check_gallery(app: Sphinx) -> None:
+    """After sphinx-gallery executed the examples: check what each one recorded."""
+    conf = getattr(app.config, "sphinx_gallery_conf", None)
+    if not conf or not conf.get("plot_gallery"):
+        return  # nothing was executed (make html-noplot): no numbers to vouch for
+    problems = check_results(
+        list(conf.get("passing_examples", [])),
+        _results_dir(app),
+        mode=build_mode(),
+        min_seconds=float(app.config.buildcheck_min_seconds),
+        started=getattr(app, _STARTED),
+        stale=list(conf.get("stale_examples", [])),
+    )
+    setattr(app, _PROBLEMS, problems)
+    for problem in problems:
+        logger.warning(problem, type="buildcheck", subtype="example")
+
+
+def _fail_if_dishonest(app: Sphinx, exception: Exception | None) -> None:
+    problems = getattr(app, _PROBLEMS, [])
+    if exception is None and problems:
+        raise ExtensionError(
+            "these gallery examples did not really train, so their pages would not tell the truth:\n  - "
+            + "\n  - ".join(problems)
+        )
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.add_config_value("buildcheck_min_seconds", 1.0, "env", types=(float, int))
+    app.add_config_value("buildcheck_results_dir", "", "env", types=(str,))
+    # conf.py has just removed the results of earlier builds; anything older than this is stale.
+    setattr(app, _STARTED, time.time())
+    # sphinx-gallery executes the gallery at builder-inited with the default priority 500.
+    app.connect("builder-inited", _check_gallery, priority=900)
+    app.connect("build-finished", _fail_if_dishonest, priority=900)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

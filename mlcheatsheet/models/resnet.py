@@ -1,0 +1,446 @@
+"""Residual networks: blocks that learn a correction to their input, :math:`y = F(x) + x`.
+
+He, Zhang, Ren & Sun, "Deep Residual Learning for Image Recognition", CVPR 2016,
+https://arxiv.org/abs/1512.03385. Each block adds its input back to its output, so a
+block that has nothing useful to add can learn :math:`F = 0` and pass the signal on
+unchanged, and the gradient reaches early layers through the identity path,
+:math:`\\partial y / \\partial x = I + \\partial F / \\partial x`. When a block changes the
+number of channels or the resolution, a 1×1 convolution (the *projection shortcut*)
+reshapes :math:`x` to match.
+
+This module holds the two block types of the paper (:class:`~mlcheatsheet.models.resnet.BasicBlock`,
+:class:`~mlcheatsheet.models.resnet.Bottleneck`), a :class:`~mlcheatsheet.models.resnet.PlainBlock` without the shortcut for comparison, the
+:class:`~mlcheatsheet.models.resnet.ResNet` that stacks them, and builders: :func:`~mlcheatsheet.models.resnet.resnet_small` for 28×28 and 32×32
+images, :func:`~mlcheatsheet.models.resnet.plain_small` (the same network without skips), and the standard
+:func:`~mlcheatsheet.models.resnet.resnet18` / :func:`~mlcheatsheet.models.resnet.resnet50` layouts, which can load torchvision's ImageNet weights
+when they are already in the local torch cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ._checks import check_image_batch, check_positive
+from .registry import register_model
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "PlainBlock",
+    "ResNet",
+    "imagenet_weights_path",
+    "plain_small",
+    "resnet18",
+    "resnet50",
+    "resnet_small",
+]
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+    """Identity when the shapes agree, else the paper's option B: a strided 1×1 conv + BN."""
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convolutions and a shortcut: the block of ResNet-18 and ResNet-34.
+
+    Computes :math:`y = \\mathrm{ReLU}(F(x) + S(x))` with
+    :math:`F = \\mathrm{BN} \\circ \\mathrm{conv}_{3\\times3} \\circ \\mathrm{ReLU} \\circ
+    \\mathrm{BN} \\circ \\mathrm{conv}_{3\\times3}` and :math:`S` the identity, or a projection
+    (1×1 conv + BN) when ``stride > 1`` or the channel count changes.
+
+    Args:
+        in_channels: Channels of the input.
+        channels: Width of the block; it outputs ``channels * expansion`` channels.
+        stride: Stride of the first convolution (2 halves the resolution).
+
+    Shape:
+        - Input: :math:`(N, C_{in}, H, W)`.
+        - Output: :math:`(N, \\mathrm{channels} \\cdot \\mathrm{expansion}, \\lceil H/s \\rceil, \\lceil W/s \\rceil)`.
+    """
+
+    #: Output channels per unit of ``channels``.
+    expansion: ClassVar[int] = 1
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, out_channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = _shortcut(in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return :math:`\\mathrm{ReLU}(F(x) + S(x))`."""
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, channels, H/s, W/s)
+        out = self.bn2(self.conv2(out))  # (N, channels * expansion, H/s, W/s)
+        return self.relu(out + self.shortcut(x))
+
+
+class Bottleneck(nn.Module):
+    """1×1 reduce, 3×3, 1×1 expand, plus a shortcut: the block of ResNet-50 and deeper.
+
+    The 1×1 convolutions shrink the block's input to ``channels`` and expand the result
+    back to ``4 * channels``, so the expensive 3×3 convolution runs on a quarter of the
+    channels.
+
+    Args:
+        in_channels: Channels of the input.
+        channels: Width of the inner 3×3 convolution; the block outputs
+            ``channels * expansion`` channels.
+        stride: Stride of the 3×3 convolution (2 halves the resolution).
+
+    Shape:
+        - Input: :math:`(N, C_{in}, H, W)`.
+        - Output: :math:`(N, 4 \\cdot \\mathrm{channels}, \\lceil H/s \\rceil, \\lceil W/s \\rceil)`.
+    """
+
+    #: Output channels per unit of ``channels``.
+    expansion: ClassVar[int] = 4
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        # The stride sits in the 3x3 conv, not in the first 1x1 as in the paper ("ResNet v1.5"):
+        # a strided 1x1 conv would simply discard three quarters of its input.
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = nn.Conv2d(channels, out_channels, kernel_size=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = _shortcut(in_channels, out_channels, stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return :math:`\\mathrm{ReLU}(F(x) + S(x))`."""
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, channels, H, W)
+        out = self.relu(self.bn2(self.conv2(out)))  # (N, channels, H/s, W/s)
+        out = self.bn3(self.conv3(out))  # (N, 4 * channels, H/s, W/s)
+        return self.relu(out + self.shortcut(x))
+
+
+class PlainBlock(BasicBlock):
+    """A :class:`~mlcheatsheet.models.resnet.BasicBlock` without its shortcut: :math:`y = \\mathrm{ReLU}(F(x))`.
+
+    Stacking these gives the paper's "plain" baseline, the same depth and convolutions as
+    the residual network but with nothing to carry the signal past a block.
+
+    Shape:
+        - Input: :math:`(N, C_{in}, H, W)`.
+        - Output: :math:`(N, \\mathrm{channels}, \\lceil H/s \\rceil, \\lceil W/s \\rceil)`.
+    """
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+        super().__init__(in_channels, channels, stride)
+        self.shortcut = None  # type: ignore[assignment]  # no shortcut, hence no parameters for it
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return :math:`\\mathrm{ReLU}(F(x))`."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)))
+
+
+Block = type[BasicBlock] | type[Bottleneck]
+
+
+class ResNet(nn.Module):
+    """A stem, stages of residual blocks, global average pooling and a linear classifier.
+
+    Stage :math:`s` stacks ``layers[s]`` blocks of width ``widths[s]``; every stage after
+    the first starts with a stride-2 block that halves the resolution (and therefore uses
+    a projection shortcut). Two stems are available: ``"imagenet"`` (7×7 stride-2
+    convolution and 3×3 max-pool, as in the paper, for 224×224 photographs) and
+    ``"small"`` (one 3×3 convolution at full resolution, as in the paper's CIFAR-10
+    networks), which suits 28×28 digits.
+
+    Prefer the builders :func:`~mlcheatsheet.models.resnet.resnet_small`, :func:`~mlcheatsheet.models.resnet.plain_small`, :func:`~mlcheatsheet.models.resnet.resnet18` and
+    :func:`~mlcheatsheet.models.resnet.resnet50` to calling this class directly.
+
+    Args:
+        block: :class:`~mlcheatsheet.models.resnet.BasicBlock`, :class:`~mlcheatsheet.models.resnet.Bottleneck` or :class:`~mlcheatsheet.models.resnet.PlainBlock`.
+        layers: Number of blocks in each stage.
+        widths: Width (``channels`` argument of the block) of each stage.
+        input_shape: Shape ``(C, H, W)`` of one input image.
+        num_classes: Number of output logits.
+        stem: ``"small"`` or ``"imagenet"``.
+        stem_channels: Output channels of the stem.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`.
+        - Output: :math:`(N, K)` logits, :math:`K` = ``num_classes``.
+    """
+
+    def __init__(
+        self,
+        block: Block,
+        layers: Sequence[int],
+        widths: Sequence[int],
+        *,
+        input_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
+        stem: str = "small",
+        stem_channels: int = 16,
+    ) -> None:
+        super().__init__()
+        check_positive("input_shape", tuple(input_shape))
+        check_positive("layers", tuple(layers))
+        check_positive("widths", tuple(widths))
+        check_positive("num_classes", num_classes)
+        check_positive("stem_channels", stem_channels)
+        if not layers or len(layers) != len(widths):
+            raise ValueError(f"layers and widths must name the same, non-zero number of stages, got {tuple(layers)} and {tuple(widths)}")
+        if stem not in ("small", "imagenet"):
+            raise ValueError(f"unknown stem {stem!r}; choose 'small' or 'imagenet'")
+        self.input_shape = tuple(input_shape)
+        in_channels = self.input_shape[0]
+        if stem == "small":
+            stem_layers: list[nn.Module] = [nn.Conv2d(in_channels, stem_channels, kernel_size=3, padding=1, bias=False)]
+        else:
+            stem_layers = [nn.Conv2d(in_channels, stem_channels, kernel_size=7, stride=2, padding=3, bias=False)]
+        stem_layers += [nn.BatchNorm2d(stem_channels), nn.ReLU(inplace=True)]
+        if stem == "imagenet":
+            stem_layers.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+        self.normalize: nn.Module = nn.Identity()  # pretrained weights bring their input statistics
+        self.stem = nn.Sequential(*stem_layers)
+        self.in_channels = stem_channels
+        self.stages = nn.Sequential(
+            *(self._make_layer(block, width, count, stride=1 if i == 0 else 2) for i, (count, width) in enumerate(zip(layers, widths, strict=True)))
+        )
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(self.in_channels, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def _make_layer(self, block: Block, channels: int, count: int, stride: int) -> nn.Sequential:
+        """One stage: a (possibly strided) first block, then ``count - 1`` identity blocks."""
+        blocks = [block(self.in_channels, channels, stride)]
+        self.in_channels = channels * block.expansion
+        blocks += [block(self.in_channels, channels, 1) for _ in range(count - 1)]
+        return nn.Sequential(*blocks)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled features the classifier sees, :math:`(N, D)`."""
+        check_image_batch(type(self).__name__, x, self.input_shape)
+        x = self.stem(self.normalize(x))  # small stem: (N, 16, 28, 28)
+        x = self.stages(x)  # small ResNet: (N, 16, 28, 28) -> (N, 32, 14, 14) -> (N, 64, 7, 7)
+        return torch.flatten(self.pool(x), 1)  # (N, 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the class logits of a batch of images.
+
+        Args:
+            x: Images, :math:`(N, C, H, W)`.
+
+        Returns:
+            Logits, :math:`(N, K)`.
+        """
+        return self.fc(self.features(x))  # (N, D) -> (N, K)
+
+
+def _resnet(
+    block: Block,
+    layers: Sequence[int],
+    widths: Sequence[int],
+    *,
+    stem: str,
+    stem_channels: int,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+) -> ResNet:
+    return ResNet(block, layers, widths, input_shape=input_shape, num_classes=num_classes, stem=stem, stem_channels=stem_channels)
+
+
+@register_model("resnet")
+def resnet_small(
+    *,
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+    blocks_per_stage: int = 2,
+    base_channels: int = 16,
+) -> ResNet:
+    """A small-image ResNet in the style of the paper's CIFAR-10 networks.
+
+    Three stages of :class:`~mlcheatsheet.models.resnet.BasicBlock` with ``base_channels``, twice and four times as
+    many channels, at full, half and quarter resolution. Depth is
+    :math:`6 \\cdot \\mathrm{blocks\\_per\\_stage} + 2` layers with weights (14 by default).
+
+    Args:
+        input_shape: Shape ``(C, H, W)`` of one input image.
+        num_classes: Number of output logits.
+        blocks_per_stage: Blocks in each of the three stages.
+        base_channels: Channels of the stem and of the first stage.
+
+    Example:
+        >>> resnet_small(blocks_per_stage=1)(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
+    check_positive("blocks_per_stage", blocks_per_stage)
+    check_positive("base_channels", base_channels)
+    widths = (base_channels, 2 * base_channels, 4 * base_channels)
+    return _resnet(BasicBlock, (blocks_per_stage,) * 3, widths, stem="small", stem_channels=base_channels,
+                   input_shape=input_shape, num_classes=num_classes)
+
+
+@register_model("plain")
+def plain_small(
+    *,
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+    blocks_per_stage: int = 2,
+    base_channels: int = 16,
+) -> ResNet:
+    """:func:`~mlcheatsheet.models.resnet.resnet_small` with :class:`~mlcheatsheet.models.resnet.PlainBlock`: the same depth and widths, no skips.
+
+    Args:
+        input_shape: Shape ``(C, H, W)`` of one input image.
+        num_classes: Number of output logits.
+        blocks_per_stage: Blocks in each of the three stages.
+        base_channels: Channels of the stem and of the first stage.
+    """
+    check_positive("blocks_per_stage", blocks_per_stage)
+    check_positive("base_channels", base_channels)
+    widths = (base_channels, 2 * base_channels, 4 * base_channels)
+    return _resnet(PlainBlock, (blocks_per_stage,) * 3, widths, stem="small", stem_channels=base_channels,
+                   input_shape=input_shape, num_classes=num_classes)
+
+
+# torchvision's file names for the ImageNet weights (IMAGENET1K_V1) of the two layouts.
+_IMAGENET_FILES = {"resnet18": "resnet18-f37072fd.pth", "resnet50": "resnet50-0676ba61.pth"}
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _Standardize(nn.Module):
+    """Subtract the per-channel mean and divide by the standard deviation the weights were trained with."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], channels: int) -> None:
+        super().__init__()
+        mean_t, std_t = torch.tensor(mean), torch.tensor(std)
+        if channels != len(mean):  # grey images: one channel of average statistics
+            mean_t, std_t = mean_t.mean().expand(channels), std_t.mean().expand(channels)
+        self.register_buffer("mean", mean_t.reshape(1, -1, 1, 1).clone(), persistent=False)
+        self.register_buffer("std", std_t.reshape(1, -1, 1, 1).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+
+def imagenet_weights_path(arch: str) -> Path:
+    """Where torchvision keeps the ImageNet weights of ``arch`` in the local torch hub cache.
+
+    The file may or may not exist; this function never downloads anything.
+
+    Args:
+        arch: ``"resnet18"`` or ``"resnet50"``.
+    """
+    if arch not in _IMAGENET_FILES:
+        raise ValueError(f"no ImageNet weights known for {arch!r}; choose one of: {', '.join(_IMAGENET_FILES)}")
+    return Path(torch.hub.get_dir()) / "checkpoints" / _IMAGENET_FILES[arch]
+
+
+def _load_imagenet(model: ResNet, arch: str) -> None:
+    path = imagenet_weights_path(arch)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"ImageNet weights for {arch} are not in the local torch cache ({path}); this package never "
+            "downloads them. Build the model with weights=None, or place torchvision's file there."
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    ours: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if key.startswith("fc."):
+            continue  # ImageNet's 1,000-way classifier is never what we want
+        # torchvision names: conv1/bn1 (stem), layerK.i (stage K-1, block i), downsample (shortcut).
+        key = key.replace("downsample", "shortcut")
+        if key.startswith("layer"):
+            stage, rest = key[len("layer"):].split(".", 1)
+            key = f"stages.{int(stage) - 1}.{rest}"
+        else:
+            key = key.replace("conv1.", "stem.0.").replace("bn1.", "stem.1.")
+        ours[key] = value
+    stem = ours["stem.0.weight"]  # (64, 3, 7, 7)
+    in_channels = model.input_shape[0]
+    if in_channels != stem.shape[1]:
+        # A grey pixel g is the colour pixel (g, g, g): filters summed over their colour
+        # channels (and shared among the input channels) give the same response.
+        ours["stem.0.weight"] = (stem.sum(dim=1, keepdim=True) / in_channels).expand(-1, in_channels, -1, -1).contiguous()
+    # The ImageNet filters expect standardised pixels; the first module does that.
+    model.normalize = _Standardize(_IMAGENET_MEAN, _IMAGENET_STD, in_channels)
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    if unexpected or set(missing) - {"fc.weight", "fc.bias"}:
+        raise RuntimeError(f"{path} does not match the {arch} layout (missing {missing}, unexpected {unexpected})")
+
+
+def _standard(
+    arch: str,
+    block: Block,
+    layers: Sequence[int],
+    *,
+    weights: str | None,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+) -> ResNet:
+    if weights not in (None, "imagenet"):
+        raise ValueError(f"weights must be None or 'imagenet', got {weights!r}")
+    model = _resnet(block, layers, (64, 128, 256, 512), stem="imagenet", stem_channels=64,
+                    input_shape=input_shape, num_classes=num_classes)
+    if weights == "imagenet":
+        _load_imagenet(model, arch)
+    return model
+
+
+@register_model("resnet18")
+def resnet18(
+    *,
+    weights: str | None = None,
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+) -> ResNet:
+    """ResNet-18: the paper's 18-layer layout, :class:`~mlcheatsheet.models.resnet.BasicBlock` × (2, 2, 2, 2).
+
+    Args:
+        weights: ``None`` for random initialisation, or ``"imagenet"`` to load
+            torchvision's ImageNet weights from the local torch cache (never downloaded;
+            see :func:`~mlcheatsheet.models.resnet.imagenet_weights_path`). The classifier is always new.
+        input_shape: Shape ``(C, H, W)`` of one input image; with ImageNet weights and
+            one channel, the first filters are summed over their colour channels.
+        num_classes: Number of output logits.
+
+    Raises:
+        FileNotFoundError: ``weights="imagenet"`` but the file is not in the cache.
+    """
+    return _standard("resnet18", BasicBlock, (2, 2, 2, 2), weights=weights, input_shape=input_shape, num_classes=num_classes)
+
+
+@register_model("resnet50")
+def resnet50(
+    *,
+    weights: str | None = None,
+    input_shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+) -> ResNet:
+    """ResNet-50: the paper's 50-layer layout, :class:`~mlcheatsheet.models.resnet.Bottleneck` × (3, 4, 6, 3).
+
+    Args:
+        weights: ``None`` or ``"imagenet"``, as for :func:`~mlcheatsheet.models.resnet.resnet18`.
+        input_shape: Shape ``(C, H, W)`` of one input image.
+        num_classes: Number of output logits.
+
+    Raises:
+        FileNotFoundError: ``weights="imagenet"`` but the file is not in the cache.
+    """
+    return _standard("resnet50", Bottleneck, (3, 4, 6, 3), weights=weights, input_shape=input_shape, num_classes=num_classes)

@@ -1,0 +1,246 @@
+"""The build cannot lie: failing, untrained or implausibly fast gallery examples fail the build.
+
+The end-to-end tests build a tiny site in a temporary folder with the real ``docs/conf.py``
+and extensions, an index page and a temporary gallery of deliberately good and bad
+scripts that train a small network for a few steps at most.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+
+from buildcheck import check_results, result_name  # noqa: E402
+
+# -- check_results, the rule itself ------------------------------------------------------------
+
+
+def _write_result(directory: Path, stem: str, **changes: object) -> Path:
+    result = {"example": stem, "title": "MLP", "dataset": "mnist-5k", "source": "embedded", "device": "cpu",
+              "parameters": 100, "train_seconds": 12.5, "steps": 300, "metric": "test accuracy", "value": 0.97,
+              "unit": "%", "higher_is_better": True, "mode": "full", "extra": {}}
+    result.update(changes)
+    path = directory / f"{stem}.json"
+    path.write_text(json.dumps(result))
+    return path
+
+
+def _problems(tmp_path: Path, *, build: str = "full", **changes: object) -> list[str]:
+    """The problems of one example ``plot_mlp.py`` whose result differs from an honest one by ``changes``."""
+    _write_result(tmp_path, "mlp", **changes)
+    return check_results([str(tmp_path / "gallery" / "plot_mlp.py")], tmp_path, mode=build, min_seconds=1.0,
+                         started=time.time() - 60)
+
+
+def test_an_honest_result_passes(tmp_path: Path) -> None:
+    assert _problems(tmp_path) == []
+    assert _problems(tmp_path, build="quick", mode="quick", train_seconds=0.05, steps=4) == []  # quick runs may be fast
+
+
+def test_zero_steps_fail(tmp_path: Path) -> None:
+    assert _problems(tmp_path, steps=0) == ["plot_mlp.py trained for 0 steps: its page would show an untrained model"]
+
+
+def test_a_suspiciously_fast_full_run_fails(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path, train_seconds=0.2, steps=3)
+    assert problem.startswith("plot_mlp.py trained for only 0.200 s (3 steps) in a full build, below the 1 s plausibility floor")
+
+
+def test_steps_that_were_not_trained_fail(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path, steps=300, trained_steps=0)
+    assert problem.startswith("plot_mlp.py reported 300 training steps, but mlcheatsheet's training loops took only 0 while it ran")
+    assert _problems(tmp_path, steps=300, trained_steps=300) == []
+    assert _problems(tmp_path, steps=300, trained_steps=350) == []  # e.g. a shared FID classifier trained too
+
+
+def test_a_quick_result_in_a_full_build_fails(tmp_path: Path) -> None:
+    assert _problems(tmp_path, build="full", mode="quick") == ["plot_mlp.py ran with the 'quick' budget in a 'full' build"]
+
+
+@pytest.mark.parametrize("field,value", [("value", float("nan")), ("train_seconds", 0.0), ("example", "cnn")])
+def test_nonsense_results_fail(tmp_path: Path, field: str, value: object) -> None:
+    assert len(_problems(tmp_path, **{field: value})) == 1
+
+
+def test_a_missing_or_stale_result_fails(tmp_path: Path) -> None:
+    script = str(tmp_path / "plot_cnn.py")
+    (missing,) = check_results([script], tmp_path, mode="quick", min_seconds=1.0, started=time.time())
+    assert missing.startswith("plot_cnn.py ran but recorded no result") and "report_result('cnn', ...)" in missing
+    path = _write_result(tmp_path, "cnn", mode="quick")
+    os.utime(path, (time.time() - 3600, time.time() - 3600))
+    (stale,) = check_results([script], tmp_path, mode="quick", min_seconds=1.0, started=time.time())
+    assert "is older than this build" in stale
+    (skipped,) = check_results([], tmp_path, mode="quick", min_seconds=1.0, started=0.0, stale=[script])
+    assert skipped.startswith("plot_cnn.py was not executed in this build")
+
+
+def test_result_names_follow_the_script_names() -> None:
+    assert result_name("gallery/plot_dcgan.py") == "dcgan" and result_name("other.py") == "other"
+
+
+# -- Warnings are errors, in every build command ---------------------------------------------
+
+
+def test_every_build_command_treats_warnings_as_errors() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    options = re.search(r"^SPHINXOPTS \?=(.*)$", makefile, re.M)
+    assert options and "-W" in options.group(1).split() and "--keep-going" in options.group(1).split()
+    html_rules = re.findall(r"^(html[\w-]*):.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert {name for name, _ in html_rules} >= {"html", "html-quick", "html-noplot"}
+    for name, recipe in html_rules:
+        if "sphinx" in recipe:
+            assert "$(SPHINXOPTS)" in recipe, f"make {name} does not pass $(SPHINXOPTS)"
+    sitebuild = (ROOT / "tests" / "sitebuild.py").read_text()
+    assert '"-W", "--keep-going", "-n"' in sitebuild
+
+
+# -- End to end: a tiny site in a temporary folder ----------------------------------------------
+
+_HEADER = '''"""
+{title}
+{underline}
+
+{text}
+"""
+
+import torch
+
+from mlcheatsheet.data import Dataset
+from mlcheatsheet.models import MLP
+from mlcheatsheet.report import report_result
+from mlcheatsheet.training import History, TrainConfig, fit_classifier
+
+generator = torch.Generator().manual_seed(0)
+data = Dataset(
+    name="toy", source="random tensors shaped like digits",
+    x_train=torch.rand(64, 1, 28, 28, generator=generator), y_train=torch.arange(64) % 10,
+    x_test=torch.rand(20, 1, 28, 28, generator=generator), y_test=torch.arange(20) % 10,
+    classes=tuple(str(k) for k in range(10)),
+)
+model = MLP(hidden_dims=(8,))
+'''
+
+_SCRIPTS = {
+    "plot_good.py": ("An honest example", "It trains for four steps and says so.", """
+history = fit_classifier(model, data, TrainConfig(epochs=1, batch_size=16), device="cpu")
+_ = report_result("good", title="MLP", data=data, device="cpu", model=model, train_seconds=history.total_seconds,
+                  steps=history.steps, metric="test accuracy", value=history.test_accuracy[-1], unit="%")
+"""),
+    "plot_zero.py": ("An example that never trains", "It reports a result without a single step.", """
+history = History()
+_ = report_result("zero", title="MLP", data=data, device="cpu", model=model, train_seconds=0.5,
+                  steps=history.steps, metric="test accuracy", value=0.1, unit="%")
+"""),
+    "plot_invented.py": ("An example that invents its steps", "It reports steps that it never trained.", """
+_ = report_result("invented", title="MLP", data=data, device="cpu", model=model, train_seconds=2.0,
+                  steps=300, metric="test accuracy", value=0.97, unit="%")
+"""),
+    "plot_silent.py": ("An example that reports nothing", "It trains, then forgets to report.", """
+history = fit_classifier(model, data, TrainConfig(epochs=1, batch_size=16), device="cpu")
+"""),
+    "plot_broken.py": ("An example that raises", "Its page must not be published.", """
+raise RuntimeError("this example is deliberately broken")
+"""),
+}
+
+
+def _tiny_site(tmp_path: Path, scripts: list[str], *, index_extra: str = "", conf_extra: str = "") -> Path:
+    src = tmp_path / "src"
+    docs = src / "docs"
+    docs.mkdir(parents=True)
+    shutil.copy2(ROOT / "docs" / "conf.py", docs / "conf.py")
+    for folder in ("_ext", "_static", "_inventories", "_templates"):
+        if (ROOT / "docs" / folder).is_dir():
+            shutil.copytree(ROOT / "docs" / folder, docs / folder,
+                            ignore=shutil.ignore_patterns("__pycache__", "mathjax"))
+    if conf_extra:
+        with (docs / "conf.py").open("a") as fh:
+            fh.write("\n" + conf_extra + "\n")
+    (docs / "index.rst").write_text(textwrap.dedent("""\
+        A tiny site
+        ===========
+
+        .. toctree::
+
+           auto_examples/index
+        """) + index_extra)
+    gallery = src / "gallery"
+    gallery.mkdir()
+    (gallery / "README.rst").write_text("Examples\n========\n\nA temporary gallery.\n")
+    for name in scripts:
+        title, text, body = _SCRIPTS[name]
+        (gallery / name).write_text(_HEADER.format(title=title, underline="=" * len(title), text=text) + body)
+    (src / "mlcheatsheet").symlink_to(ROOT / "mlcheatsheet")
+    return docs
+
+
+def _build(docs: Path, *, mode: str = "quick", noplot: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLCHEATSHEET_MODE": mode, "MLCHEATSHEET_DEVICE": "cpu", "MPLBACKEND": "Agg"}
+    for key in ("MLCHEATSHEET_NOPLOT", "MLCHEATSHEET_EXAMPLES", "MLCHEATSHEET_RESULTS"):
+        env.pop(key, None)
+    if noplot:
+        env["MLCHEATSHEET_NOPLOT"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-q", str(docs), str(docs.parent / "html")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def _output(done: subprocess.CompletedProcess[str]) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # without terminal colours
+
+
+@pytest.mark.docs
+def test_broken_untrained_and_silent_examples_fail_the_build_by_name(tmp_path: Path) -> None:
+    docs = _tiny_site(tmp_path, ["plot_good.py", "plot_zero.py", "plot_silent.py", "plot_broken.py", "plot_invented.py"])
+    done = _build(docs)
+    out = _output(done)
+    assert done.returncode != 0, out[-4000:]
+    assert re.search(r"plot_broken\.py failed leaving traceback", out), out[-4000:]
+    assert "RuntimeError: this example is deliberately broken" in out
+    assert "plot_zero.py trained for 0 steps" in out, out[-4000:]
+    assert "plot_silent.py ran but recorded no result" in out, out[-4000:]
+    # (only 0 unless plot_silent.py, which trains without reporting, happened to run just before)
+    assert re.search(r"plot_invented\.py reported 300 training steps, but mlcheatsheet's training loops took only [04] ", out), out[-4000:]
+    assert not re.search(r"plot_good\.py (trained|ran|failed|recorded)", out), out[-4000:]
+
+
+@pytest.mark.docs
+def test_an_honest_example_builds(tmp_path: Path) -> None:
+    docs = _tiny_site(tmp_path, ["plot_good.py"])
+    done = _build(docs)
+    assert done.returncode == 0, _output(done)[-4000:]
+    page = (docs.parent / "html" / "auto_examples" / "plot_good.html").read_text()
+    assert "Result — MLP: test accuracy" in page and "4 steps" in page
+
+
+@pytest.mark.docs
+def test_a_full_build_refuses_an_implausibly_fast_example(tmp_path: Path) -> None:
+    # The floor is raised so that no machine trains this toy example fast enough to pass.
+    docs = _tiny_site(tmp_path, ["plot_good.py"], conf_extra="buildcheck_min_seconds = 120.0")
+    done = _build(docs, mode="full")
+    out = _output(done)
+    assert done.returncode != 0, out[-4000:]
+    assert re.search(r"plot_good\.py trained for only [\d.]+ s \(4 steps\) in a full build, below the 120 s plausibility floor", out), out[-4000:]
+    assert "did not really train" in out
+
+
+@pytest.mark.docs
+def test_a_warning_fails_the_build(tmp_path: Path) -> None:
+    docs = _tiny_site(tmp_path, [], index_extra="\nSee :func:`mlcheatsheet.no_such_function`.\n")
+    done = _build(docs, noplot=True)
+    out = _output(done)
+    assert done.returncode != 0, out[-4000:]
+    assert "no_such_function" in out and "reference target not found" in out

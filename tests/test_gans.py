@@ -1,0 +1,291 @@
+"""The adversarial family: shapes, losses, gradient penalty, FID, training, collapse, reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from mlcheatsheet.metrics import class_coverage, feature_statistics, fid_scorer, frechet_distance
+from mlcheatsheet.models import (
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    Discriminator,
+    Generator,
+    WGANCritic,
+    build_model,
+)
+from mlcheatsheet.models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
+from mlcheatsheet.models.gan import (
+    discriminator_loss,
+    interpolate_latents,
+    latent_direction,
+    minimax_generator_loss,
+    non_saturating_generator_loss,
+)
+from mlcheatsheet.training import GanCollapseWarning, GanConfig, detect_collapse, fit_gan
+
+GAN_NAMES = (
+    "gan-generator", "gan-discriminator", "dcgan-generator", "dcgan-discriminator", "wgan-gp-critic",
+    "conditional-dcgan-generator", "conditional-dcgan-discriminator",
+)
+
+
+# --- shapes and bad input -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("image_shape", [(1, 28, 28), (3, 32, 32)])
+def test_generators_and_discriminators_have_the_right_shapes(image_shape: tuple[int, int, int]) -> None:
+    z = torch.randn(4, 16)
+    labels = torch.tensor([0, 3, 9, 1])
+    images = torch.rand(4, *image_shape) * 2 - 1
+    for g in (Generator(latent_dim=16, hidden_dims=(32,), image_shape=image_shape),
+              DCGANGenerator(latent_dim=16, base_channels=8, image_shape=image_shape)):
+        out = g(z)
+        assert out.shape == (4, *image_shape)
+        assert out.min() >= -1 and out.max() <= 1
+    assert ConditionalGenerator(latent_dim=16, base_channels=8, image_shape=image_shape)(z, labels).shape == (4, *image_shape)
+    for d in (Discriminator(image_shape=image_shape, hidden_dims=(32,)),
+              DCGANDiscriminator(image_shape=image_shape, base_channels=8),
+              WGANCritic(image_shape=image_shape, base_channels=8)):
+        assert d(images).shape == (4,)
+    assert ConditionalDiscriminator(image_shape=image_shape, base_channels=8)(images, labels).shape == (4,)
+
+
+def test_dcgan_follows_the_paper() -> None:
+    g, d, critic = DCGANGenerator(), DCGANDiscriminator(), WGANCritic()
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
+    assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in d.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())
+    assert isinstance(g.to_image[-1], nn.Tanh)
+    assert all(m.negative_slope == 0.2 for m in d.modules() if isinstance(m, nn.LeakyReLU))
+    conv_weights = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, nn.ConvTranspose2d)])
+    assert abs(conv_weights.std().item() - 0.02) < 0.002
+
+
+@pytest.mark.parametrize("name", GAN_NAMES)
+def test_every_registered_gan_model_builds_without_arguments(name: str) -> None:
+    assert isinstance(build_model(name), nn.Module)
+
+
+def test_bad_input_gives_clear_errors() -> None:
+    with pytest.raises(ValueError, match=r"expects a batch of images of shape \(N, 1, 28, 28\), got \(2, 3, 28, 28\)"):
+        DCGANDiscriminator()(torch.zeros(2, 3, 28, 28))
+    with pytest.raises(ValueError, match=r"expects latent vectors of shape \(N, 64\), got \(2, 10\)"):
+        DCGANGenerator()(torch.zeros(2, 10))
+    with pytest.raises(ValueError, match="latent_dim must be .*positive"):
+        DCGANGenerator(latent_dim=0)
+    with pytest.raises(ValueError, match="halves down to 7 or less"):
+        DCGANGenerator(image_shape=(1, 30, 30))
+    with pytest.raises(ValueError, match="square"):
+        DCGANDiscriminator(image_shape=(1, 28, 32))
+    with pytest.raises(ValueError, match="integer class labels"):
+        ConditionalGenerator()(torch.zeros(2, 64), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="unknown GAN loss 'hinge'"):
+        GanConfig(loss="hinge")
+
+
+# --- losses ------------------------------------------------------------------------------------------
+
+
+def test_gan_losses_match_hand_computed_values() -> None:
+    zero = torch.zeros(5)
+    assert discriminator_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
+    real, fake = torch.tensor([2.0]), torch.tensor([-1.0])
+    # -log sigma(2) - log(1 - sigma(-1)) = log(1 + e^-2) + log(1 + e^-1)
+    assert discriminator_loss(real, fake).item() == pytest.approx(math.log1p(math.exp(-2)) + math.log1p(math.exp(-1)))
+    # log(1 - sigma(-1)) = -log(1 + e^-1); -log sigma(-1) = log(1 + e)
+    assert minimax_generator_loss(fake).item() == pytest.approx(-math.log1p(math.exp(-1)))
+    assert non_saturating_generator_loss(fake).item() == pytest.approx(math.log1p(math.e))
+    # Far from the decision boundary the minimax loss saturates, the non-saturating one does not.
+    bad = torch.tensor([-20.0], requires_grad=True)
+    (grad_minimax,) = torch.autograd.grad(minimax_generator_loss(bad), bad)
+    (grad_ns,) = torch.autograd.grad(non_saturating_generator_loss(bad), bad)
+    assert abs(grad_minimax.item()) < 1e-8 and grad_ns.item() == pytest.approx(-1.0)
+    assert torch.isfinite(discriminator_loss(torch.tensor([1e4]), torch.tensor([-1e4])))
+
+
+def test_wasserstein_losses() -> None:
+    assert critic_loss(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0])).item() == pytest.approx(-1.0)
+    assert wasserstein_generator_loss(torch.tensor([0.5, 1.5])).item() == pytest.approx(-1.0)
+
+
+class LinearCritic(nn.Module):
+    """f(x) = <w, x>: its gradient is w everywhere, so the penalty is (|w| - 1)^2 exactly."""
+
+    def __init__(self, norm: float) -> None:
+        super().__init__()
+        w = torch.randn(1, 1, 4, 4)
+        self.w = nn.Parameter(w / w.norm() * norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.w).flatten(1).sum(1)
+
+
+@pytest.mark.parametrize("norm", [1.0, 3.0, 0.5])
+def test_gradient_penalty_of_a_linear_critic(norm: float) -> None:
+    critic = LinearCritic(norm)
+    real, fake = torch.randn(8, 1, 4, 4), torch.randn(8, 1, 4, 4)
+    penalty = gradient_penalty(critic, real, fake)
+    assert penalty.item() == pytest.approx((norm - 1) ** 2, abs=1e-5)
+    penalty.backward()  # the penalty is differentiable with respect to the critic
+    assert critic.w.grad is not None and (norm == 1.0 or critic.w.grad.abs().sum() > 0)
+
+
+# --- FID -------------------------------------------------------------------------------------------
+
+
+def test_frechet_distance_of_gaussians() -> None:
+    features = torch.randn(500, 16, generator=torch.Generator().manual_seed(0)) @ torch.randn(16, 16)
+    stats = feature_statistics(features)
+    assert frechet_distance(*stats, *stats) == pytest.approx(0.0, abs=1e-6)
+    shifted = [frechet_distance(*stats, *feature_statistics(features + s)) for s in (0.5, 1.0, 2.0)]
+    assert shifted == pytest.approx([16 * 0.25, 16 * 1.0, 16 * 4.0], rel=1e-6)  # |shift|^2, covariances equal
+    scaled = frechet_distance(*stats, *feature_statistics(2 * features))
+    # Same mean (up to 2x), covariance 4x: tr(S) + tr(4S) - 2 tr(2S) = tr(S), plus the mean term.
+    assert scaled == pytest.approx(torch.trace(stats[1]).item() + stats[0].square().sum().item(), rel=1e-6)
+
+
+def test_frechet_distance_agrees_with_scipy() -> None:
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randn(300, 8, generator=gen), torch.randn(300, 8, generator=gen) * 1.5 + 0.3
+    (m1, c1), (m2, c2) = feature_statistics(a), feature_statistics(b)
+    root = scipy_linalg.sqrtm(c1.numpy() @ c2.numpy()).real
+    expected = float((m1 - m2).square().sum() + torch.trace(c1) + torch.trace(c2) - 2 * float(root.trace()))
+    assert frechet_distance(m1, c1, m2, c2) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def scorer(mnist5k):
+    return fid_scorer(mnist5k, device="cpu")
+
+
+def test_fid_scorer_zero_on_itself_and_growing_with_a_shift(scorer, mnist5k) -> None:
+    images = mnist5k.x_test
+    assert scorer.fid(images) == pytest.approx(0.0, abs=1e-6)
+    shifted = [scorer.fid(torch.roll(images, shifts=s, dims=3)) for s in (1, 2, 4)]
+    assert 0 < shifted[0] < shifted[1] < shifted[2]
+    assert scorer.floor > 0 and scorer.fid(torch.rand_like(images)) > 10 * scorer.floor
+    quality = scorer.score(images)
+    assert quality.class_shares.sum().item() == pytest.approx(1.0)
+    assert 0.1 < quality.mean_confidence <= 1.0 and quality.ratio == 0.0
+    assert class_coverage(torch.tensor([0, 0, 1, 3]), 4).tolist() == [0.5, 0.25, 0.0, 0.25]
+    assert fid_scorer(mnist5k, device="cpu") is scorer  # trained once per process
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+
+def _short(**kwargs: object) -> GanConfig:
+    settings = {"steps": 12, "batch_size": 16, "log_every": 4, "eval_every": 6, "eval_samples": 100, "fixed_samples": 10}
+    return GanConfig(**{**settings, **kwargs})
+
+
+@pytest.mark.parametrize("kind", ["gan", "dcgan", "wgan-gp", "conditional"])
+def test_a_short_run_trains_each_model(kind: str, mnist5k, scorer) -> None:
+    data = mnist5k.subset(max_train=256)
+    if kind == "gan":
+        g, d, config = Generator(latent_dim=8, hidden_dims=(32,)), Discriminator(hidden_dims=(32,)), _short(ema=0.9)
+    elif kind == "dcgan":
+        g, d, config = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8), _short(ema=0.9)
+    elif kind == "wgan-gp":
+        g, d = DCGANGenerator(latent_dim=8, base_channels=8), WGANCritic(base_channels=8)
+        config = _short(loss="wgan-gp", critic_steps=2, betas=(0.0, 0.9), lr_generator=1e-4, lr_discriminator=1e-4)
+    else:
+        g, d = ConditionalGenerator(latent_dim=8, base_channels=8), ConditionalDiscriminator(base_channels=8)
+        config = _short()
+    before = [p.detach().clone() for p in g.parameters()]
+    history = fit_gan(g, d, data, config, scorer=scorer, device="cpu")
+    assert history.steps == 12 and history.discriminator_steps == 12 * config.critic_steps
+    assert history.log_steps == [4, 8, 12] and history.eval_steps == [0, 6, 12]
+    assert all(math.isfinite(v) for v in history.generator_loss + history.discriminator_loss)
+    assert len(history.fid) == 3 and all(f > 0 for f in history.fid)
+    assert history.best_step in (6, 12) and history.best_fid == min(history.fid[1:])
+    assert len(history.snapshots) == 3 and history.snapshots[0].shape == (10, 1, 28, 28)
+    assert 0 <= history.snapshots[-1].min() and history.snapshots[-1].max() <= 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))
+    assert not g.training and not d.training
+    if kind == "wgan-gp":
+        assert len(history.gradient_penalty) == 3
+    else:
+        assert all(0 < p < 1 for p in history.d_real + history.d_fake)
+    if kind == "conditional":
+        assert all(0 <= a <= 1 for a in history.conditional_accuracy)
+
+
+def test_same_seed_same_gan_history(mnist5k, scorer) -> None:
+    data = mnist5k.subset(max_train=256)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        g, d = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8)
+        history = fit_gan(g, d, data, _short(ema=0.9, seed=3), scorer=scorer, device="cpu")
+        runs.append((history, [p.detach().clone() for p in g.parameters()]))
+    (first, first_weights), (second, second_weights) = runs
+    assert first.generator_loss == second.generator_loss
+    assert first.discriminator_loss == second.discriminator_loss
+    assert first.d_real == second.d_real and first.fid == second.fid and first.best_step == second.best_step
+    assert all(torch.equal(a, b) for a, b in zip(first_weights, second_weights))
+    assert all(torch.equal(a, b) for a, b in zip(first.snapshots, second.snapshots))
+
+
+# --- collapse ----------------------------------------------------------------------------------------
+
+
+def test_detect_collapse_on_constructed_series() -> None:
+    steps = [50, 100, 150, 200, 250, 300]
+    healthy = detect_collapse(steps, [1.2, 1.1, 1.0, 0.9, 1.0, 1.1], [0, 150, 300], [0.4, 0.9, 0.95])
+    assert healthy == []
+    winning = detect_collapse(steps, [1.0, 0.3, 0.01, 0.02, 0.01, 0.005], [0, 300], [0.5, 0.8], window=4)
+    assert len(winning) == 1 and "from step 101 to step 300" in winning[0]
+    brief_dip = detect_collapse(steps, [1.0, 0.01, 0.01, 1.0, 0.01, 1.0], [0, 300], [0.5, 0.8], window=4)
+    assert brief_dip == []
+    same_images = detect_collapse(steps, [1.0] * 6, [0, 150, 300], [0.05, 0.6, 0.02])
+    assert len(same_images) == 1 and "step 300" in same_images[0] and "nearly identical" in same_images[0]
+    # A fresh generator is not diverse yet, and an early strong discriminator is no collapse.
+    assert detect_collapse(steps, [0.01] * 4 + [1.0] * 2, [0, 150, 300], [0.05, 0.02, 0.6], warmup=200) == []
+
+
+class NoiseBlindGenerator(nn.Module):
+    """A generator that ignores its noise: the extreme case of mode collapse."""
+
+    latent_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = nn.Parameter(torch.zeros(1, 1, 28, 28))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.image).expand(len(z), -1, -1, -1)
+
+
+def test_collapse_is_reported_and_healthy_training_is_not(mnist5k) -> None:
+    data = mnist5k.subset(max_train=256)
+    with pytest.warns(GanCollapseWarning, match="nearly identical"):
+        collapsed = fit_gan(NoiseBlindGenerator(), Discriminator(hidden_dims=(32,)), data, _short(collapse_warmup=0), device="cpu")
+    assert collapsed.collapse and "WARNING" in collapsed.collapse_report()
+    healthy = fit_gan(Generator(latent_dim=8, hidden_dims=(32,)), Discriminator(hidden_dims=(32,)), data, _short(collapse_warmup=0), device="cpu")
+    assert healthy.collapse == [] and "no sign of collapse" in healthy.collapse_report()
+
+
+# --- latent space -------------------------------------------------------------------------------------
+
+
+def test_latent_interpolation_and_direction() -> None:
+    a, b = torch.randn(16), torch.randn(16)
+    for spherical in (True, False):
+        path = interpolate_latents(a, b, 5, spherical=spherical)
+        assert path.shape == (5, 16)
+        torch.testing.assert_close(path[0], a)
+        torch.testing.assert_close(path[-1], b)
+    arc = interpolate_latents(a, a * 2, 3)  # parallel vectors: no division by zero
+    assert torch.isfinite(arc).all()
+    latents = torch.randn(100, 4)
+    direction = latent_direction(latents, latents[:, 2], fraction=0.2)
+    assert direction.argmax().item() == 2 and direction[2] > 1.5

@@ -1,0 +1,160 @@
+"""The CUDA code paths, run on the CPU so they are not dead code on a machine without a GPU.
+
+Mixed precision is forced onto the CPU (bf16 autocast; fp16 with a gradient scaler) through
+the one function that chooses it, the backend switches are set and checked (they are plain
+process flags, settable without a GPU), and channels-last tensors go through a convolution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import nn
+
+from mlcheatsheet import training
+from mlcheatsheet.budgets import get_budget
+from mlcheatsheet.data import Dataset
+from mlcheatsheet.device import describe_device
+from mlcheatsheet.training import TrainConfig, autocast, configure_backends, fit, mixed_precision_dtype, predict
+
+CPU = torch.device("cpu")
+
+
+def tiny_data(n: int = 64, channels: int = 3) -> Dataset:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, channels, 8, 8, generator=g)
+    y = (x[:, 0].mean(dim=(1, 2)) > 0.5).long()  # learnable: brightness of channel 0
+    return Dataset("tiny", "random", x, y, x[:16], y[:16], ("dark", "bright"))
+
+
+def tiny_cnn(channels: int = 3) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(channels, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)
+    )
+
+
+@contextlib.contextmanager
+def backend_flags() -> Iterator[None]:
+    """Restore the process-wide switches that configure_backends may set."""
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32 = saved[:2]
+        torch.set_float32_matmul_precision(saved[2])
+
+
+def test_cpu_runs_in_full_precision_without_a_scaler() -> None:
+    assert mixed_precision_dtype(CPU) is None and mixed_precision_dtype(torch.device("meta")) is None
+    assert isinstance(autocast(CPU), contextlib.nullcontext)
+    assert not training._grad_scaler(CPU).is_enabled()
+
+
+def test_backend_configuration_is_a_no_op_off_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "_BACKENDS_CONFIGURED", False)
+    with backend_flags():
+        before = (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision())
+        assert configure_backends(CPU) is False
+        assert (torch.backends.cudnn.benchmark, torch.get_float32_matmul_precision()) == before
+
+
+def test_backend_configuration_on_cuda_sets_the_switches_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "_BACKENDS_CONFIGURED", False)
+    with backend_flags():
+        torch.backends.cudnn.benchmark = False
+        torch.set_float32_matmul_precision("highest")
+        assert configure_backends(torch.device("cuda")) is True
+        assert torch.backends.cudnn.benchmark is True and torch.backends.cudnn.allow_tf32 is True
+        assert torch.get_float32_matmul_precision() == "high"
+        torch.backends.cudnn.benchmark = False  # a user's later choice is not overridden
+        assert configure_backends(torch.device("cuda")) is False and torch.backends.cudnn.benchmark is False
+
+
+def test_backend_configuration_respects_deterministic_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "_BACKENDS_CONFIGURED", False)
+    with backend_flags():
+        torch.use_deterministic_algorithms(True)
+        try:
+            assert configure_backends(torch.device("cuda:0")) is False
+        finally:
+            torch.use_deterministic_algorithms(False)
+
+
+def test_bf16_autocast_path_trains(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "mixed_precision_dtype", lambda device: torch.bfloat16)
+    assert not training._grad_scaler(CPU).is_enabled()  # bf16 needs no loss scaling
+    seen: list[torch.dtype] = []
+
+    def loss_fn(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = model(images)
+        seen.append(logits.dtype)
+        return nn.functional.cross_entropy(logits, labels)
+
+    model = tiny_cnn()
+    history = fit(model, tiny_data(), TrainConfig(epochs=2, batch_size=16, lr=1e-2), loss_fn=loss_fn, device=CPU)
+    assert set(seen) == {torch.bfloat16}  # the forward really ran in bf16
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights stay float32
+    assert history.steps == 8 and all(torch.isfinite(torch.tensor(history.train_loss)))
+    out = predict(model, tiny_data().x_test)
+    assert out.dtype == torch.float32 and out.shape == (16, 2)
+
+
+def test_fp16_path_uses_the_gradient_scaler(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "mixed_precision_dtype", lambda device: torch.float16)
+    scalers: list[torch.amp.GradScaler] = []
+    make_scaler = training._grad_scaler
+
+    def recording_scaler(device: torch.device) -> torch.amp.GradScaler:
+        scalers.append(make_scaler(device))
+        return scalers[-1]
+
+    monkeypatch.setattr(training, "_grad_scaler", recording_scaler)
+    model = tiny_cnn()
+    before = [p.detach().clone() for p in model.parameters()]
+    history = fit(
+        model, tiny_data(), TrainConfig(epochs=2, batch_size=16), device=CPU,
+        loss_fn=lambda m, x, y: nn.functional.cross_entropy(m(x), y),
+    )
+    assert len(scalers) == 1 and scalers[0].is_enabled() and scalers[0].get_scale() > 1.0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the steps were taken
+    assert torch.isfinite(torch.tensor(history.train_loss)).all()
+
+
+def test_channels_last_convolution_matches_the_contiguous_one() -> None:
+    model = tiny_cnn().eval()
+    x = tiny_data().x_train[:4]
+    reference = model(x)
+    model_cl = model.to(memory_format=torch.channels_last)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    assert x_cl.is_contiguous(memory_format=torch.channels_last)
+    conv_out = model_cl[0](x_cl)
+    assert conv_out.is_contiguous(memory_format=torch.channels_last)  # the layout propagates
+    assert torch.allclose(model_cl(x_cl), reference, atol=1e-5)
+
+
+def test_dataset_upload_keeps_everything_but_the_device() -> None:
+    data = tiny_data()
+    moved = data.to("meta")  # any non-CPU device; the CUDA branch pins first
+    assert moved.x_train.device.type == "meta" and moved.x_train.shape == data.x_train.shape
+    assert moved.classes == data.classes and moved.source == data.source
+    assert data.to(CPU).x_train is data.x_train  # already there: no copy
+
+
+def test_gpu_budget_uses_the_full_dataset_and_the_env_overrides_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLCHEATSHEET_DATASET", raising=False)
+    gpu = get_budget("mlp", device="cuda", mode="full")
+    cpu = get_budget("mlp", device="cpu", mode="full")
+    assert gpu.dataset == "fashion-mnist" and gpu.max_train is None
+    assert cpu.dataset is None  # the default, mnist-5k
+    assert get_budget("mlp", device="cuda", mode="quick") == get_budget("mlp", device="cpu", mode="quick")
+    monkeypatch.setenv("MLCHEATSHEET_DATASET", "cifar10")
+    assert get_budget("mlp", device="cuda", mode="full").dataset == "cifar10"
+    assert get_budget("mlp", device="cpu", mode="quick").dataset == "cifar10"
+
+
+def test_device_description_names_the_hardware() -> None:
+    assert describe_device("cpu") == f"cpu ({torch.get_num_threads()} threads)"
+    assert describe_device(torch.device("meta")) == "meta"

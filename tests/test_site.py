@@ -1,0 +1,182 @@
+"""The reader's site: landing page, generated tables, downloads, notebooks, offline assets.
+
+Static checks of the session's quick-mode build (``conftest.quick_site``) plus unit tests of
+the helpers in ``docs/_ext/cheatsheet.py``; tests/test_browser.py opens the same build in
+Chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+
+import cheatsheet  # noqa: E402
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _table(page: str, css_class: str) -> list[list[str]]:
+    """The body rows of the first table with ``css_class``, as lists of cell texts."""
+    match = re.search(rf'<table class="[^"]*{css_class}[^"]*"[^>]*>(.*?)</table>', page, re.S)
+    assert match, f"no table.{css_class}"
+    body = match.group(1).split("<tbody>", 1)[1]
+    return [[_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
+
+
+# -- the built site -------------------------------------------------------------------
+@pytest.mark.docs
+def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -> None:
+    page = (quick_site / "index.html").read_text()
+    rows = _table(page, "cheatsheet-results")
+    scripts = sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py"))
+    assert len(rows) == len(scripts), rows
+    for row in rows:
+        example, data, device, parameters, training, result = row
+        assert device == "cpu"
+        assert re.fullmatch(r"[\d,]+", parameters) and int(parameters.replace(",", "")) > 0
+        assert re.fullmatch(r"\d+\.\d s \([\d,]+ steps\)", training), training
+        assert re.search(r"\d", result), result
+        assert "mnist" in data or "digits" in data or "cifar" in data, data
+    mlp = next(r for r in rows if r[0] == "MLP")
+    assert re.search(r"test accuracy \d+\.\d\d%", mlp[5])
+    assert "sphx_glr_auto_examples_plot_mlp.py" in page or "auto_examples/plot_mlp.html" in page
+    assert "Built in quick mode" in page
+
+
+@pytest.mark.docs
+def test_landing_page_cards_and_glance_table(quick_site: Path) -> None:
+    page = (quick_site / "index.html").read_text()
+    pages = sorted(p.stem for p in (ROOT / "docs" / "architectures").glob("*.rst"))
+    cards = re.findall(r'<div class="cheatsheet-card docutils container">(.*?)</div>', page, re.S)
+    assert len(cards) == len(pages)
+    assert any("sphx_glr_plot_mlp_thumb.png" in card for card in cards)
+    glance = _table(page, "cheatsheet-glance")
+    assert [r[0] for r in glance][:2] == ["Multilayer perceptron", "Convolutional network"]
+    assert len(glance) == len(cheatsheet.ARCHITECTURES)
+    assert 'href="architectures/mlp.html"' in page
+
+
+@pytest.mark.docs
+def test_mlp_page_shape_table_matches_the_model(quick_site: Path) -> None:
+    from mlcheatsheet.models import build_model
+
+    page = (quick_site / "architectures" / "mlp.html").read_text()
+    rows = _table(page, "cheatsheet-shapes")
+    assert rows[0][0] == "input" and rows[0][2] == "1 × 1 × 28 × 28"
+    assert rows[-1][0] == "total" and rows[-1][2] == "1 × 10"
+    model = build_model("mlp", hidden_dims=(1024, 512), dropout=0.3)
+    total = sum(p.numel() for p in model.parameters())
+    assert rows[-1][3] == f"{total:,}"
+    layer_sum = sum(int(r[3].replace(",", "")) for r in rows[1:-1] if r[3].replace(",", "").isdigit())
+    assert layer_sum == total
+    assert any(r[2] == "1 × 1024" for r in rows) and any(r[2] == "1 × 784" for r in rows)
+
+
+@pytest.mark.docs
+def test_mlp_page_links_script_and_notebook(quick_site: Path) -> None:
+    page = (quick_site / "architectures" / "mlp.html").read_text()
+    for suffix in (".py", ".ipynb"):
+        href = re.search(rf'href="(\.\./_downloads/[0-9a-f]+/plot_mlp{re.escape(suffix)})"', page)
+        assert href, f"no download link for plot_mlp{suffix}"
+        assert (quick_site / "architectures" / href.group(1)).resolve().stat().st_size > 0
+    assert "colab.research.google.com" not in page  # no repository configured in tests
+
+
+@pytest.mark.docs
+def test_notebooks_are_published_and_say_how_to_install(quick_site: Path) -> None:
+    notebook = json.loads((quick_site / "notebooks" / "plot_mlp.ipynb").read_text())
+    first = "".join(notebook["cells"][0]["source"])
+    assert "mlcheatsheet" in first
+    assert "pip install" in first
+    assert "git+" not in first  # no repository URL is configured in the tests: none invented
+
+
+@pytest.mark.docs
+def test_math_and_cross_references_work_offline(quick_site: Path) -> None:
+    mlp = (quick_site / "architectures" / "mlp.html").read_text()
+    assert 'src="../_static/mathjax/tex-mml-chtml.js' in mlp
+    assert "cdn.jsdelivr" not in mlp
+    assert (quick_site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    api = (quick_site / "api.html").read_text()
+    assert "https://docs.pytorch.org/docs/stable/tensors.html#torch.Tensor" in api
+    assert "https://docs.python.org/3/library/" in api
+
+
+@pytest.mark.docs
+def test_gallery_page_shows_device_source_and_time(quick_site: Path) -> None:
+    page = _text((quick_site / "auto_examples" / "plot_mlp.html").read_text())
+    assert "Device: cpu" in page and "source: embedded" in page
+    assert re.search(r"Total running time of the script: \( ?\d+ minutes \d+\.\d+ seconds\)", page)
+
+
+# -- the directives' helpers ----------------------------------------------------------
+def test_parse_kwargs_reads_python_literals_and_rejects_positionals() -> None:
+    assert cheatsheet._parse_kwargs("hidden_dims=(1024, 512), dropout=0.3") == {"hidden_dims": (1024, 512), "dropout": 0.3}
+    assert cheatsheet._parse_kwargs("") == {}
+    with pytest.raises(ValueError, match="name=value"):
+        cheatsheet._parse_kwargs("(1024, 512)")
+    with pytest.raises(ValueError, match="cannot parse"):
+        cheatsheet._parse_kwargs("hidden_dims=(")
+
+
+class _Unrolled(nn.Module):
+    """A cell applied four times and a shared activation: rows merge, parameters count once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell = nn.Linear(3, 3)
+        self.act = nn.ReLU()
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        for _ in range(4):
+            x = self.cell(x)
+        x = self.act(x)
+        y = self.act(self.head(x))
+        return x, y
+
+
+def test_layer_rows_merge_repeated_calls_and_count_each_parameter_once() -> None:
+    rows, output = cheatsheet.layer_rows(_Unrolled(), torch.zeros(1, 3))
+    assert [(r.name, r.calls) for r in rows] == [("cell", 4), ("act", 1), ("head", 1), ("act", 1)]
+    assert [r.parameters for r in rows] == [12, 0, 8, None]
+    assert rows[0].shape == "1 × 3" and output == "(1 × 3, 1 × 2)"
+    assert rows[0].module == "Linear(in_features=3, out_features=3)"  # arguments at their defaults left out
+    assert cheatsheet.describe_module(nn.BatchNorm1d(8)) == "BatchNorm1d(8)"
+    assert cheatsheet.describe_module(nn.Conv2d(1, 4, (3, 3), padding=1, bias=False)) == (
+        "Conv2d(1, 4, kernel_size=(3, 3), padding=(1, 1), bias=False)")
+
+
+def test_colab_links_only_for_a_configured_github_repository() -> None:
+    config = SimpleNamespace(repository_url="https://github.com/someone/mlcheatsheet.git", colab_branch="gh-pages")
+    assert cheatsheet.colab_url(config, "plot_mlp") == (
+        "https://colab.research.google.com/github/someone/mlcheatsheet/blob/gh-pages/notebooks/plot_mlp.ipynb")
+    assert cheatsheet.colab_url(SimpleNamespace(repository_url="", colab_branch="gh-pages"), "plot_mlp") is None
+    assert cheatsheet.colab_url(SimpleNamespace(repository_url="https://github.com/a/b", colab_branch=""), "plot_mlp") is None
+    assert cheatsheet.colab_url(SimpleNamespace(repository_url="https://gitlab.com/a/b", colab_branch="x"), "plot_mlp") is None
+
+
+def test_gallery_pages_get_a_colab_link_when_configured() -> None:
+    config = SimpleNamespace(repository_url="https://github.com/a/b", colab_branch="gh-pages",
+                             sphinx_gallery_conf={"gallery_dirs": "auto_examples"})
+    app = SimpleNamespace(config=config)
+    source = ["        :ref:`Go to the end <x>`\n        to download the full example code.\n\n"
+              "    .. container:: sphx-glr-download sphx-glr-download-python\n"]
+    cheatsheet._colab_in_gallery_pages(app, "auto_examples/plot_mlp", source)  # type: ignore[arg-type]
+    assert source[0].count("blob/gh-pages/notebooks/plot_mlp.ipynb") == 2
+    untouched = ["    .. container:: sphx-glr-download sphx-glr-download-python\n"]
+    cheatsheet._colab_in_gallery_pages(app, "api", untouched)  # type: ignore[arg-type]
+    assert "colab" not in untouched[0]
