@@ -16,11 +16,11 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import get_device, seed_everything
+from mlcheatsheet.device import describe_device, get_device, seed_everything
 
 device = get_device()
 budget = get_budget("gan", device=device)
-print(f"Device: {device} — build mode: {build_mode()} — budget: {budget.steps:,} generator steps")
+print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.steps:,} generator steps")
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%

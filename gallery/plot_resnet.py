@@ -14,11 +14,11 @@ the new task has only a handful of labelled images?
 # The digits again; the line below says which source this build used.
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import get_device, seed_everything
+from mlcheatsheet.device import describe_device, get_device, seed_everything
 
 device = get_device()
 budget = get_budget("resnet", device=device)
-print(f"Device: {device} — build mode: {build_mode()} — budget: {budget.epochs} epochs per run, "
+print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.epochs} epochs per run, "
       f"{budget.steps} steps per transfer strategy")
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 

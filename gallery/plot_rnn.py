@@ -16,11 +16,11 @@ same data while the documentation is built.
 # The line below says which source of digits this build used.
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import get_device, seed_everything
+from mlcheatsheet.device import describe_device, get_device, seed_everything
 
 device = get_device()
 budget = get_budget("rnn", device=device)
-print(f"Device: {device} — build mode: {build_mode()} — budget: {budget.epochs} epochs per cell")
+print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.epochs} epochs per cell")
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%

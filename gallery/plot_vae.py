@@ -37,7 +37,7 @@ _ = show_images(data.x_train[look], labels=data.y_train[look], classes=data.clas
 # %%
 # The model
 # ---------
-# The encoder (two stride-2 convolutions of 24 and 48 channels and a 256-unit layer)
+# The encoder (two stride-2 convolutions of 24 and 48 channels and a 512-unit layer)
 # outputs :math:`2d` numbers: the mean :math:`\mu(x)` and the log-variance
 # :math:`\log \sigma^2(x)` of :math:`q(z \mid x)`, here with :math:`d = 16`. The decoder
 # mirrors it with transposed convolutions and returns the logits of :math:`p(x \mid z)`.
@@ -45,7 +45,7 @@ from mlcheatsheet.models import VAE
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-vae = VAE(input_shape=data.image_shape, base_channels=24, hidden_dim=256, latent_dim=16)
+vae = VAE(input_shape=data.image_shape, base_channels=24, hidden_dim=512, latent_dim=16)
 vae
 
 # %%
