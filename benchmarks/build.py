@@ -53,21 +53,22 @@ BUILD_BUDGET_SECONDS = 15 * 60
 MEMORY_BUDGET_GIB = 4.0
 #: Each gallery script's share of the build, in seconds of training and plotting on an idle
 #: 2-core machine (measured per example; the GANs' shared FID classifier is counted apart).
-SHARES: dict[str, float] = {
-    "plot_mlp.py": 20,
-    "plot_cnn.py": 60,
-    "plot_resnet.py": 130,
-    "plot_rnn.py": 80,
-    "plot_autoencoder.py": 70,
-    "plot_vae.py": 80,
+SHARES: dict[str, float] = {  # from the full build of 2026-11-23 (13 m 48 s, idle), rounded up
+    "plot_mlp.py": 22,
+    "plot_cnn.py": 35,
+    "plot_resnet.py": 175,
+    "plot_rnn.py": 65,
+    "plot_autoencoder.py": 40,
+    "plot_vae.py": 110,  # + the FID classifier
     "plot_gan.py": 60,
     "plot_dcgan.py": 140,
-    "plot_wgan_gp.py": 60,
-    "plot_conditional_dcgan.py": 70,
+    "plot_wgan_gp.py": 90,
+    "plot_conditional_dcgan.py": 80,
 }
-#: The classifier behind FID is trained once per process, by the first GAN script to run.
+#: The classifier behind FID is trained once per process, by the first script to run that
+#: scores samples: the VAE's, then the GANs', in the gallery's order (docs/_ext/cheatsheet.py).
 FID_CLASSIFIER_SHARE = 15.0
-_GAN_SCRIPTS = ("plot_gan.py", "plot_dcgan.py", "plot_wgan_gp.py", "plot_conditional_dcgan.py")
+_FID_SCRIPTS = ("plot_vae.py", "plot_gan.py", "plot_dcgan.py", "plot_wgan_gp.py", "plot_conditional_dcgan.py")
 #: Where ``make html`` leaves its wall time and peak memory (see :mod:`benchmarks.record`).
 STATS_FILE = Path("_build") / "build-stats.json"
 
@@ -251,14 +252,11 @@ def _describe(budget: object) -> str:
 
 
 def shares_of(examples: list[str]) -> dict[str, float]:
-    """Each script's share in seconds; the first GAN script to run also trains the FID classifier.
-
-    Scripts run in file-name order (``within_subsection_order = FileNameSortKey``).
-    """
+    """Each script's share in seconds; the first script to score samples also trains the FID classifier."""
     shares = {name: float(SHARES.get(name, 0.0)) for name in examples}
-    gans = sorted(name for name in examples if name in _GAN_SCRIPTS)
-    if gans:
-        shares[gans[0]] += FID_CLASSIFIER_SHARE
+    scorers = [name for name in _FID_SCRIPTS if name in examples]
+    if scorers:
+        shares[scorers[0]] += FID_CLASSIFIER_SHARE
     return shares
 
 
@@ -292,7 +290,7 @@ def build_rows(report: BuildReport) -> list[Row]:
         budgets = _example_budgets(ROOT / "gallery" / name)
         full = "; ".join(f"{b}: {_describe(table[b]['full'])}" for b in budgets if b in table and "full" in table[b])
         share = shares[name]
-        extra = f", incl. {FID_CLASSIFIER_SHARE:.0f} s FID classifier" if name in _GAN_SCRIPTS and share > SHARES[name] else ""
+        extra = f", incl. {FID_CLASSIFIER_SHARE:.0f} s FID classifier" if name in _FID_SCRIPTS and share > SHARES[name] else ""
         note = f"{100 * seconds / BUILD_BUDGET_SECONDS:.1f}% of 15 min{extra}; " + (full or "no budget entry found in the script")
         if share:
             rows.append(Row(f"  {name}", f"{seconds:.1f} s", f"share {share:.0f} s", share / max(seconds, 1e-9), 1.0, note))
