@@ -122,8 +122,7 @@ from mlcheatsheet.training import sample_images
 noise = torch.randn(scorer.num_reference, generator.latent_dim, generator=torch.Generator().manual_seed(1)).to(device)
 samples = sample_images(generator, noise)
 quality = scorer.score(samples)
-print(f"FID {quality.fid:.3f} (floor {quality.floor:.3f}, ratio {quality.ratio:.1f}x) — rarest class "
-      f"{100 * quality.min_class_share:.1f}% — mean confidence {quality.mean_confidence:.3f}")
+print(quality.summary())
 _ = show_images(samples[:64].cpu(), ncols=16, size=0.6, title=f"GAN samples (FID {quality.fid:.2f}, floor {quality.floor:.2f})")
 
 # %%

@@ -194,6 +194,11 @@ class SampleQuality:
         """Share of the rarest class (0.1 for 10 evenly covered classes)."""
         return float(self.class_shares.min())
 
+    def summary(self) -> str:
+        """One line for a report: FID with its floor and ratio, the rarest class, the confidence."""
+        return (f"FID {self.fid:.3f} (floor {self.floor:.3f}, ratio {self.ratio:.1f}x) — rarest class "
+                f"{100 * self.min_class_share:.1f}% — mean confidence {self.mean_confidence:.3f}")
+
 
 class FIDScorer:
     """FID, class coverage and confidence of generated images, judged by a trained :class:`FIDClassifier`.

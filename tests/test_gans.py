@@ -289,3 +289,10 @@ def test_latent_interpolation_and_direction() -> None:
     latents = torch.randn(100, 4)
     direction = latent_direction(latents, latents[:, 2], fraction=0.2)
     assert direction.argmax().item() == 2 and direction[2] > 1.5
+
+
+def test_sample_quality_summary_states_fid_floor_ratio_coverage_and_confidence() -> None:
+    from mlcheatsheet.metrics import SampleQuality
+
+    quality = SampleQuality(fid=12.5, floor=2.5, class_shares=torch.tensor([0.5, 0.03, 0.47]), mean_confidence=0.875)
+    assert quality.summary() == "FID 12.500 (floor 2.500, ratio 5.0x) — rarest class 3.0% — mean confidence 0.875"
