@@ -254,25 +254,10 @@ class ConvAutoencoder(nn.Module):
         self.encoder = ConvEncoder(self.input_shape, base_channels, hidden_dim, latent_dim)
         self.decoder = ConvDecoder(self.input_shape, base_channels, hidden_dim, latent_dim)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The code :math:`f(x)`, :math:`(N, d)`, of images :math:`(N, C, H, W)`."""
-        check_image_batch(type(self).__name__, x, self.input_shape)
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """The reconstruction logits :math:`g(z)`, :math:`(N, C, H, W)`, of codes :math:`(N, d)`."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the logits of the reconstruction :math:`g(f(x))`.
-
-        Args:
-            x: Images, :math:`(N, C, H, W)`.
-
-        Returns:
-            Logits, :math:`(N, C, H, W)`; ``torch.sigmoid`` of them is the reconstruction.
-        """
-        return self.decode(self.encode(x))
+    # Only the encoder and decoder differ: r = g(f(x)) is the fully connected model's.
+    encode = Autoencoder.encode
+    decode = Autoencoder.decode
+    forward = Autoencoder.forward
 
 
 def corrupt(images: torch.Tensor, noise_std: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
