@@ -33,7 +33,8 @@ from .time_to_accuracy import run_time_to_accuracy
 PARTS = ("throughput", "accuracy", "flops")
 
 # --quick: the same code on tiny models and subsets, for the test suite (numbers meaningless).
-QUICK_SIZES = Sizes(mlp_images=512, cnn_images=256, gan_steps=2, repeats=1, cnn_channels=(8, 16), mlp_hidden=(64,), gan_channels=8)
+QUICK_SIZES = Sizes(mlp_images=512, cnn_images=256, gan_steps=2, repeats=1, cnn_channels=(8, 16), mlp_hidden=(64,), gan_channels=8,
+                    matmul_size=256)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -9,6 +9,12 @@ tensors with the same optimiser, and are timed interleaved (see ``_measure.compa
   :func:`~mlcheatsheet.training.fit_gan` for one DCGAN step;
 * reference — ``DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)``, a plain
   optimiser and ``.item()`` every step (:mod:`benchmarks.reference`).
+
+Below each comparison a second row puts the reference in the machine's terms: the FLOPs
+of one training sample (counted by :class:`~torch.utils.flop_counter.FlopCounterMode`)
+times the reference's samples/s is the rate the reference already achieves, and the
+machine's large-matmul rate divided by it is the **ceiling**: the largest speed-up any
+training loop could show on that model here, even with every FLOP at matmul speed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from mlcheatsheet.data import Dataset
 from mlcheatsheet.models.cnn import CNN
@@ -29,6 +36,7 @@ from mlcheatsheet.models.mlp import MLP
 from mlcheatsheet.training import GanConfig, TrainConfig, fit, fit_gan
 
 from ._measure import Comparison, Row, compare
+from .flops import matmul_gflops, training_step_flops
 from .reference import reference_classifier_epoch, reference_gan_epoch, reference_loader
 
 __all__ = ["Sizes", "run_throughput"]
@@ -48,17 +56,19 @@ class Sizes:
         cnn_channels: Channels of the CNN's stages.
         mlp_hidden: Hidden widths of the MLP.
         gan_channels: ``base_channels`` of the DCGAN networks.
+        matmul_size: Side of the square matrices whose product measures the machine's rate.
     """
 
     # Sized for about 90 s on 2 idle cores: a repeat is a few seconds per side, long enough
     # that fit()'s per-call setup (optimiser, upload) is a small part of it.
     mlp_images: int = 2048
     cnn_images: int = 1024
-    gan_steps: int = 8
+    gan_steps: int = 24
     repeats: int = 3
     cnn_channels: tuple[int, ...] = (32, 64, 128)  # the CNN's defaults, as in the gallery
     mlp_hidden: tuple[int, ...] = (1024, 512)  # the gallery's MLP
     gan_channels: int = 32  # as in the gallery's DCGAN (gallery/plot_dcgan.py)
+    matmul_size: int = 2048
 
 
 def _cross_entropy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -110,6 +120,30 @@ def _gan_pair(data: Dataset, *, steps: int, base_channels: int, batch_size: int,
     return ours, reference
 
 
+def _gan_step_flops(generator: nn.Module, discriminator: nn.Module, real: torch.Tensor) -> int:
+    """FLOPs of one DCGAN step as the reference does it (one generator forward, three
+    discriminator forwards, backward passes for both updates)."""
+    generator.train()
+    discriminator.train()
+    noise = torch.randn(len(real), generator.latent_dim, device=real.device)
+    with FlopCounterMode(display=False) as counter:
+        fake = generator(noise)
+        (discriminator(real).sum() + discriminator(fake.detach()).sum()).backward()
+        discriminator(fake).sum().backward()
+    generator.zero_grad(set_to_none=True)
+    discriminator.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def _ceiling_row(result: Comparison, *, flops_per_sample: float, matmul: float) -> Row:
+    reference_rate = statistics.median(result.reference) * flops_per_sample / 1e9
+    return Row(
+        "  ceiling: matmul / reference", f"{reference_rate:.1f} GFLOP/s", f"{matmul:.1f} GFLOP/s", matmul / reference_rate, None,
+        f"{flops_per_sample / 1e6:.2f} MFLOP per sample; the reference already runs at "
+        f"{100 * reference_rate / matmul:.0f}% of the matmul rate",
+    )
+
+
 def _row(name: str, result: Comparison, *, target: float, ours_batch: int, detail: str = "") -> Row:
     low, high = result.spread
     ours, reference = statistics.median(result.ours), statistics.median(result.reference)
@@ -132,21 +166,29 @@ def run_throughput(data: Dataset, *, device: torch.device, sizes: Sizes = Sizes(
     """
     rows = []
     shape = data.image_shape
-    mlp_data = data.subset(max_train=sizes.mlp_images)
-    ours, reference = _classifier_pair(
-        lambda: MLP(input_shape=shape, hidden_dims=sizes.mlp_hidden, num_classes=data.num_classes, dropout=0.3),
-        mlp_data, batch_size=batch_size, lr=3e-3, device=device,
-    )
-    rows.append(_row("MLP samples/s", compare(ours, reference, repeats=sizes.repeats), target=3.0, ours_batch=batch_size))
+    matmul = matmul_gflops(sizes.matmul_size, device=device)
+    images = data.x_train[:REFERENCE_BATCH].to(device)
+    labels = data.y_train[:REFERENCE_BATCH].to(device)
+    classifiers = [
+        ("MLP", lambda: MLP(input_shape=shape, hidden_dims=sizes.mlp_hidden, num_classes=data.num_classes, dropout=0.3),
+         sizes.mlp_images, 3.0),
+        ("CNN", lambda: CNN(input_shape=shape, channels=sizes.cnn_channels, num_classes=data.num_classes),
+         sizes.cnn_images, 1.5),
+    ]
+    for name, make_model, count, target in classifiers:
+        torch.manual_seed(0)
+        flops = training_step_flops(make_model().to(device), images, labels) / REFERENCE_BATCH
+        ours, reference = _classifier_pair(make_model, data.subset(max_train=count), batch_size=batch_size, lr=3e-3, device=device)
+        result = compare(ours, reference, repeats=sizes.repeats)
+        rows += [_row(f"{name} samples/s", result, target=target, ours_batch=batch_size),
+                 _ceiling_row(result, flops_per_sample=flops, matmul=matmul)]
 
-    cnn_data = data.subset(max_train=sizes.cnn_images)
-    ours, reference = _classifier_pair(
-        lambda: CNN(input_shape=shape, channels=sizes.cnn_channels, num_classes=data.num_classes),
-        cnn_data, batch_size=batch_size, lr=3e-3, device=device,
-    )
-    rows.append(_row("CNN samples/s", compare(ours, reference, repeats=sizes.repeats), target=1.5, ours_batch=batch_size))
-
+    torch.manual_seed(0)
+    flops = _gan_step_flops(DCGANGenerator(image_shape=shape, base_channels=sizes.gan_channels).to(device),
+                            DCGANDiscriminator(image_shape=shape, base_channels=sizes.gan_channels).to(device),
+                            images * 2 - 1) / REFERENCE_BATCH
     ours, reference = _gan_pair(data, steps=sizes.gan_steps, base_channels=sizes.gan_channels, batch_size=gan_batch_size, device=device)
-    rows.append(_row("DCGAN step samples/s", compare(ours, reference, repeats=sizes.repeats), target=1.5, ours_batch=gan_batch_size,
-                     detail=f"; {sizes.gan_steps} steps per repeat"))
+    result = compare(ours, reference, repeats=sizes.repeats)
+    rows += [_row("DCGAN step samples/s", result, target=1.5, ours_batch=gan_batch_size, detail=f"; {sizes.gan_steps} steps per repeat"),
+             _ceiling_row(result, flops_per_sample=flops, matmul=matmul)]
     return rows

@@ -19,6 +19,7 @@ from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.device import describe_device, get_device, seed_everything
 
+# sphinx_gallery_thumbnail_number = 3
 device = get_device()
 budget = get_budget("conditional_dcgan", device=device)
 print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.steps:,} generator steps")
@@ -55,11 +56,14 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # --------
 # The loss is the DCGAN's, with every term conditioned on a class:
 # :math:`\min_G \max_D \mathbb{E}_{x,y}[\log D(x, y)] + \mathbb{E}_{z,y}[\log(1 - D(G(z, y), y))]`,
-# real images with their own labels and generated ones with uniformly drawn labels.
+# real images with their own labels and generated ones with uniformly drawn labels. The
+# recipe is the :ref:`DCGAN example's <sphx_glr_auto_examples_plot_dcgan.py>`: EMA
+# generator, the discriminator at twice the generator's learning rate, both ten times
+# the paper's, Adam with :math:`\beta_1 = 0`.
 from mlcheatsheet.training import GanConfig, fit_gan
 
 config = GanConfig(
-    steps=budget.steps, batch_size=budget.batch_size, lr_generator=2e-4, lr_discriminator=4e-4,
+    steps=budget.steps, batch_size=budget.batch_size, lr_generator=2e-3, lr_discriminator=4e-3, betas=(0.0, 0.999),
     ema=0.999, eval_every=max(budget.steps // 8, 25), log_every=max(1, budget.steps // 60),
 )
 history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)

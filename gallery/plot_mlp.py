@@ -20,6 +20,7 @@ from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.device import describe_device, get_device, seed_everything
 
+# sphinx_gallery_thumbnail_number = 2
 device = get_device()
 budget = get_budget("mlp", device=device)
 print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.epochs} epochs")

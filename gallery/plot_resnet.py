@@ -16,6 +16,7 @@ from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.device import describe_device, get_device, seed_everything
 
+# sphinx_gallery_thumbnail_number = 2
 device = get_device()
 budget = get_budget("resnet", device=device)
 print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.epochs} epochs per run, "
@@ -90,13 +91,16 @@ print(f"pre-trained on 0–4: {100 * pretrain_history.test_accuracy[-1]:.2f}% on
 # Three ways to learn the new digits from the 50 labelled images:
 #
 # * **feature extraction** — keep the pre-trained network frozen (BatchNorm included) and
-#   train only a new linear head on its features;
+#   train only a new linear head on its features; a lone linear layer on fixed features
+#   is a convex problem, so it takes a ten times larger learning rate;
 # * **fine-tuning** — start from the pre-trained weights with a new head and train
 #   everything, gently;
 # * **from scratch** — the same architecture from a random initialisation.
 #
 # When torchvision's ImageNet weights for ResNet-18 are already in the local torch cache,
 # a fourth run uses those features instead; the package never downloads them.
+from dataclasses import replace
+
 from mlcheatsheet.models import resnet18
 from mlcheatsheet.models.resnet import imagenet_weights_path
 from mlcheatsheet.training import freeze_backbone, with_new_head
@@ -110,13 +114,19 @@ strategies = {
     "fine-tuning": with_new_head(pretrained, data.num_classes),
     "from scratch": resnet_small(input_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8),
 }
+frozen = {"feature extraction"}
 if imagenet_weights_path("resnet18").is_file():
     imagenet = resnet18(weights="imagenet", input_shape=data.image_shape, num_classes=data.num_classes)
     strategies["ImageNet ResNet-18 features"] = freeze_backbone(imagenet)
+    frozen.add("ImageNet ResNet-18 features")
 else:
     print(f"ImageNet weights not in the local torch cache ({imagenet_weights_path('resnet18')}): "
           "running the offline digits experiment only.")
-transfer_runs = {name: fit_classifier(model, new_digits, few_config, device=device) for name, model in strategies.items()}
+head_config = replace(few_config, lr=10 * few_config.lr)  # for the strategies that train only a head
+transfer_runs = {
+    name: fit_classifier(model, new_digits, head_config if name in frozen else few_config, device=device)
+    for name, model in strategies.items()
+}
 
 # %%
 # The results on the 500 held-out images of the new digits:

@@ -18,6 +18,7 @@ from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.device import describe_device, get_device, seed_everything
 
+# sphinx_gallery_thumbnail_number = 7
 device = get_device()
 budget = get_budget("vae", device=device)
 budget_2d = get_budget("vae_2d", device=device)

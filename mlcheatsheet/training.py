@@ -338,16 +338,16 @@ def use_channels_last(model: nn.Module, device: torch.device, requested: bool | 
         model: The model to train.
         device: The training device.
         requested: ``TrainConfig.channels_last``; ``None`` decides automatically: on when
-            the model has a 2-D convolution and the device is the CPU or CUDA (MPS gains
-            nothing from it).
+            the model has a 2-D (transposed) convolution and the device is the CPU or CUDA
+            (MPS gains nothing from it).
 
     Returns:
         ``True`` to convert the model and every input batch.
     """
     if requested is not None:
         return requested
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if device.type == "cpu" and any(_crashes_channels_last_cpu(conv) for conv in convs):
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    if device.type == "cpu" and any(isinstance(conv, nn.Conv2d) and _crashes_channels_last_cpu(conv) for conv in convs):
         return False
     return device.type in ("cpu", "cuda") and bool(convs)
 
@@ -778,6 +778,7 @@ class GanConfig:
     eval_every: int = 250  # steps between FID evaluations and fixed-noise snapshots
     eval_samples: int = 1000  # generated images per FID evaluation
     fixed_samples: int = 64  # images drawn from the fixed noise batch at every snapshot
+    channels_last: bool | None = None  # None: on for conv nets on CPU/CUDA (see use_channels_last)
     seed: int = 0  # seeds batches, noise and every random choice of the run
     collapse_d_loss: float = 0.05  # discriminator loss below this ...
     collapse_window: int = 4  # ... for this many consecutive logged intervals means collapse
@@ -981,7 +982,9 @@ def fit_gan(
 
     Each step trains the discriminator ``config.critic_steps`` times on a batch of real images
     (scaled from :math:`[0, 1]` to :math:`[-1, 1]`, the range of the generator's ``tanh``)
-    and a batch of generated ones, then the generator once. Losses are summed on the device
+    and a batch of generated ones, then the generator once — on the generated batch the
+    discriminator last saw when there is one discriminator update per step (as the DCGAN
+    tutorial does; one generator forward per step), on a fresh one otherwise. Losses are summed on the device
     and read every ``config.log_every`` steps. Every ``config.eval_every`` steps (and before
     the first step) the generator — its exponential moving average when ``config.ema > 0``,
     with BatchNorm statistics recomputed for those weights — draws ``config.eval_samples``
@@ -1032,6 +1035,10 @@ def fit_gan(
     real_images = data.x_train * 2 - 1  # [0, 1] -> [-1, 1], the range of tanh
     generator.to(device).train()
     discriminator.to(device).train()
+    channels_last = any(use_channels_last(net, device, config.channels_last) for net in (generator, discriminator))
+    if channels_last:  # before the optimisers see the parameters; generated batches come out NHWC
+        for net in (generator, discriminator):
+            net.to(memory_format=torch.channels_last)
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas, foreach=True)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, foreach=True)
     schedules = []
@@ -1078,19 +1085,26 @@ def fit_gan(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         generator.train()
 
+    def draw() -> tuple[torch.Tensor, torch.Tensor | None]:
+        noise = torch.randn(config.batch_size, latent_dim, device=device, generator=rng)
+        labels = torch.randint(num_classes, (config.batch_size,), device=device, generator=rng) if conditional else None
+        return noise, labels
+
+    # With one discriminator update per step, the generated batch it is trained on is also
+    # the batch the generator learns from: one generator forward per step instead of two.
+    reuse_fake = config.critic_steps == 1
     evaluate(0)
     sums: dict[str, torch.Tensor] = {}
     interval_start = 0
     for step in range(1, config.steps + 1):
         for _ in range(config.critic_steps):
             idx = torch.randint(n_train, (config.batch_size,), device=device, generator=rng)
-            real, real_labels = real_images[idx], (data.y_train[idx] if conditional else None)
-            noise = torch.randn(config.batch_size, latent_dim, device=device, generator=rng)
-            fake_labels = torch.randint(num_classes, (config.batch_size,), device=device, generator=rng) if conditional else None
-            with torch.no_grad():
+            real, real_labels = _as_channels_last(real_images[idx], channels_last), (data.y_train[idx] if conditional else None)
+            noise, fake_labels = draw()
+            with torch.set_grad_enabled(reuse_fake):
                 fake = _generate(generator, noise, fake_labels)
             real_out = _discriminate(discriminator, real, real_labels)
-            fake_out = _discriminate(discriminator, fake, fake_labels)
+            fake_out = _discriminate(discriminator, fake.detach(), fake_labels)
             if wasserstein:
                 penalty = gradient_penalty(discriminator, real, fake, labels=real_labels, generator=rng)
                 d_loss = critic_loss(real_out, fake_out) + config.gp_weight * penalty
@@ -1099,9 +1113,10 @@ def fit_gan(
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        noise = torch.randn(config.batch_size, latent_dim, device=device, generator=rng)
-        fake_labels = torch.randint(num_classes, (config.batch_size,), device=device, generator=rng) if conditional else None
-        fake_out_g = _discriminate(discriminator, _generate(generator, noise, fake_labels), fake_labels)
+        if not reuse_fake:
+            noise, fake_labels = draw()
+            fake = _generate(generator, noise, fake_labels)
+        fake_out_g = _discriminate(discriminator, fake, fake_labels)
         if wasserstein:
             g_loss = wasserstein_generator_loss(fake_out_g)
         elif config.loss == "minimax":
@@ -1154,6 +1169,9 @@ def fit_gan(
     _STEPS_TAKEN[0] += config.steps
     history.discriminator_steps = config.steps * config.critic_steps
     history.samples = history.discriminator_steps * config.batch_size
+    if channels_last:  # hand the networks back in the default layout (as fit does)
+        for net in (generator, discriminator):
+            net.to(memory_format=torch.contiguous_format)
     if best_state is not None:
         generator.load_state_dict(best_state)
     generator.eval()

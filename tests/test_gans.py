@@ -219,6 +219,21 @@ def test_a_short_run_trains_each_model(kind: str, mnist5k, scorer) -> None:
         assert all(0 <= a <= 1 for a in history.conditional_accuracy)
 
 
+@pytest.mark.parametrize("critic_steps", [1, 3])
+def test_generator_forwards_per_step(critic_steps: int, mnist5k) -> None:
+    """One discriminator update per step: its generated batch also trains the generator
+    (one generator forward per step, as in the DCGAN tutorial); with several, the generator
+    step draws a fresh batch. Evaluation forwards happen in eval mode and are not counted."""
+    data = mnist5k.subset(max_train=128)
+    g, d = DCGANGenerator(latent_dim=8, base_channels=8), WGANCritic(base_channels=8)
+    training_calls = []
+    g.register_forward_hook(lambda module, args, out: training_calls.append(module.training))
+    loss = "wgan-gp" if critic_steps > 1 else "non-saturating"
+    fit_gan(g, d, data, _short(steps=5, critic_steps=critic_steps, loss=loss, eval_every=5, log_every=5), device="cpu")
+    per_step = 1 if critic_steps == 1 else critic_steps + 1
+    assert sum(training_calls) == 5 * per_step
+
+
 def test_same_seed_same_gan_history(mnist5k, scorer) -> None:
     data = mnist5k.subset(max_train=256)
     runs = []
