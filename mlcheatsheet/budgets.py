@@ -98,7 +98,8 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "full": Budget(epochs=8),
     },
     # GANs count generator steps; the FID classifier above is trained on the same data.
-    # DCGAN with the gallery's recipe (one thread, FID / floor): 2,000 steps 9.5x, 2,500 8.3x.
+    # DCGAN with the gallery's recipe (one thread, FID / floor): 2,000 steps 6.4x, 2,500 5.8x
+    # (a 64-number noise vector: 9.5x and 8.3x).
     # Conditional DCGAN: 96.7% of samples of the requested class at 625 steps, 97.2% at 1,000.
     # On a GPU they learn the full 60,000 MNIST digits (the FID classifier follows the data).
     "gan": {
