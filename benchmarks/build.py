@@ -250,9 +250,12 @@ def _example_budgets(script: Path) -> list[str]:
 
 
 def _describe(budget: object) -> str:
-    if getattr(budget, "steps", None):
-        return f"{budget.steps} steps x {budget.batch_size}"
-    return f"{budget.epochs} epochs x {budget.batch_size}"
+    steps, epochs = getattr(budget, "steps", None), getattr(budget, "epochs", 1)
+    if steps and epochs > 1:  # both counts used (e.g. ResNet: epochs per run, steps per transfer strategy)
+        return f"{epochs} epochs x {budget.batch_size} + {steps} steps"
+    if steps:
+        return f"{steps} steps x {budget.batch_size}"
+    return f"{epochs} epochs x {budget.batch_size}"
 
 
 def shares_of(examples: list[str]) -> dict[str, float]:
