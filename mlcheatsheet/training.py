@@ -984,8 +984,9 @@ def fit_gan(
     (scaled from :math:`[0, 1]` to :math:`[-1, 1]`, the range of the generator's ``tanh``)
     and a batch of generated ones, then the generator once — on the generated batch the
     discriminator last saw when there is one discriminator update per step (as the DCGAN
-    tutorial does; one generator forward per step), on a fresh one otherwise. Losses are summed on the device
-    and read every ``config.log_every`` steps. Every ``config.eval_every`` steps (and before
+    tutorial does; one generator forward per step), on a fresh one otherwise. Conv
+    networks run channels-last where :func:`use_channels_last` says it pays. Losses are
+    summed on the device and read every ``config.log_every`` steps. Every ``config.eval_every`` steps (and before
     the first step) the generator — its exponential moving average when ``config.ema > 0``,
     with BatchNorm statistics recomputed for those weights — draws ``config.eval_samples``
     images from a fixed noise batch; ``scorer`` measures their FID against the training
