@@ -448,7 +448,7 @@ def fit(
                 sums[key] = sums[key] + detached if key in sums else detached
                 finite = finite & torch.isfinite(detached).all()
             # Remember the first step where the loss or any logged part is not finite, without a host sync.
-            step = epoch * steps_per_epoch + i
+            step = epoch * steps_per_epoch + i + 1  # counted from 1, like History.steps and fit_gan
             bad_now = ~finite
             first_bad = torch.where(bad_now & (first_bad < 0), torch.full_like(first_bad, step), first_bad)
 

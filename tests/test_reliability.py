@@ -177,14 +177,14 @@ def test_nan_in_the_loss_stops_training_naming_model_step_and_causes(mnist5k: Da
     with pytest.raises(TrainingDivergedError) as info:
         fit(model, mnist5k.subset(max_train=256), TrainConfig(epochs=2, batch_size=32), loss_fn=loss_fn, device="cpu")
     message = str(info.value)
-    assert message.startswith("MLP: the training loss became nan at step 5 (epoch 1)")
+    assert message.startswith("MLP: the training loss became nan at step 6 (epoch 1)")  # the 6th call of loss_fn
     assert "learning rate too high" in message and "not normalised" in message
 
 
 def test_nan_in_a_loss_part_stops_training(mnist5k: Dataset) -> None:
     # The optimised loss stays finite; only a logged part (say a KL term) goes bad.
     model, loss_fn = _step_counter(11, "kl")
-    with pytest.raises(TrainingDivergedError, match=r"^MLP: the loss part 'kl' became nan at step 11 \(epoch 2\)"):
+    with pytest.raises(TrainingDivergedError, match=r"^MLP: the loss part 'kl' became nan at step 12 \(epoch 2\)"):
         fit(model, mnist5k.subset(max_train=256), TrainConfig(epochs=3, batch_size=32), loss_fn=loss_fn, device="cpu")
 
 

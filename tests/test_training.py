@@ -68,5 +68,5 @@ def test_nan_loss_stops_training_and_names_the_step(mnist5k) -> None:
         net.training_steps += 1
         return out
 
-    with pytest.raises(TrainingDivergedError, match=r"MLP: the training loss became .* at step 3 .*learning rate too high"):
+    with pytest.raises(TrainingDivergedError, match=r"MLP: the training loss became .* at step 4 .*learning rate too high"):
         fit(model, data, TrainConfig(epochs=1, batch_size=32), loss_fn=counting)
