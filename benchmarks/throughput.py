@@ -120,19 +120,16 @@ def _gan_pair(data: Dataset, *, steps: int, base_channels: int, batch_size: int,
     return ours, reference
 
 
-def _gan_step_flops(generator: nn.Module, discriminator: nn.Module, real: torch.Tensor) -> int:
-    """FLOPs of one DCGAN step as the reference does it (one generator forward, three
-    discriminator forwards, backward passes for both updates)."""
-    generator.train()
-    discriminator.train()
-    noise = torch.randn(len(real), generator.latent_dim, device=real.device)
+def _reference_gan_flops_per_sample(generator: nn.Module, discriminator: nn.Module, real: torch.Tensor) -> float:
+    """FLOPs per real image of one step of the reference DCGAN loop, counted on copies of the networks."""
+    generator, discriminator = copy.deepcopy(generator), copy.deepcopy(discriminator)
+    opt_g = torch.optim.Adam(generator.parameters())
+    opt_d = torch.optim.Adam(discriminator.parameters())
+    loader = reference_loader(real, torch.zeros(len(real), dtype=torch.long, device=real.device), batch_size=len(real))
     with FlopCounterMode(display=False) as counter:
-        fake = generator(noise)
-        (discriminator(real).sum() + discriminator(fake.detach()).sum()).backward()
-        discriminator(fake).sum().backward()
-    generator.zero_grad(set_to_none=True)
-    discriminator.zero_grad(set_to_none=True)
-    return counter.get_total_flops()
+        seen = reference_gan_epoch(generator, discriminator, loader, opt_g, opt_d, latent_dim=generator.latent_dim,
+                                   device=real.device)
+    return counter.get_total_flops() / seen
 
 
 def _ceiling_row(result: Comparison, *, flops_per_sample: float, matmul: float) -> Row:
@@ -184,9 +181,9 @@ def run_throughput(data: Dataset, *, device: torch.device, sizes: Sizes = Sizes(
                  _ceiling_row(result, flops_per_sample=flops, matmul=matmul)]
 
     torch.manual_seed(0)
-    flops = _gan_step_flops(DCGANGenerator(image_shape=shape, base_channels=sizes.gan_channels).to(device),
-                            DCGANDiscriminator(image_shape=shape, base_channels=sizes.gan_channels).to(device),
-                            images * 2 - 1) / REFERENCE_BATCH
+    flops = _reference_gan_flops_per_sample(DCGANGenerator(image_shape=shape, base_channels=sizes.gan_channels).to(device),
+                                            DCGANDiscriminator(image_shape=shape, base_channels=sizes.gan_channels).to(device),
+                                            images * 2 - 1)
     ours, reference = _gan_pair(data, steps=sizes.gan_steps, base_channels=sizes.gan_channels, batch_size=gan_batch_size, device=device)
     result = compare(ours, reference, repeats=sizes.repeats)
     rows += [_row("DCGAN step samples/s", result, target=1.5, ours_batch=gan_batch_size, detail=f"; {sizes.gan_steps} steps per repeat"),

@@ -1036,7 +1036,9 @@ def fit_gan(
     real_images = data.x_train * 2 - 1  # [0, 1] -> [-1, 1], the range of tanh
     generator.to(device).train()
     discriminator.to(device).train()
-    channels_last = any(use_channels_last(net, device, config.channels_last) for net in (generator, discriminator))
+    # One decision for both networks: the generated batch flows from one into the other, and a
+    # layer of either that must not run channels-last keeps both in the default layout.
+    channels_last = use_channels_last(nn.ModuleList([generator, discriminator]), device, config.channels_last)
     if channels_last:  # before the optimisers see the parameters; generated batches come out NHWC
         for net in (generator, discriminator):
             net.to(memory_format=torch.channels_last)
