@@ -22,7 +22,7 @@ import torch
 from mlcheatsheet.budgets import get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.device import get_device
-from mlcheatsheet.training import THREADS_ENV, GanCollapseWarning, GanConfig, TrainConfig, configure_threads
+from mlcheatsheet.training import THREADS_ENV, GanCollapseWarning, TrainConfig, configure_threads
 
 from ._measure import Row, environment_lines, format_table
 from .build import ROOT, BuildReport, budget_lines, build_rows, report_existing_build, run_build
@@ -66,11 +66,7 @@ def _training_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
     parts = args.only or PARTS
     data = load_dataset("mnist-5k", verbose=False)
     sizes = QUICK_SIZES if args.quick else Sizes(repeats=args.repeats)
-    batch_size = TrainConfig().batch_size
-    try:
-        gan_batch = get_budget("dcgan", mode="full").batch_size
-    except ValueError:
-        gan_batch = GanConfig().batch_size
+    mlp_batch, cnn_batch, gan_batch = (get_budget(name, mode="full").batch_size for name in ("mlp", "cnn", "dcgan"))
     rows: list[Row] = []
     for part in PARTS:
         if part not in parts:
@@ -81,7 +77,8 @@ def _training_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
                                     ".item() every step, same model and optimiser]"))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", GanCollapseWarning)  # a few steps are no GAN run
-                rows += run_throughput(data, device=device, sizes=sizes, batch_size=batch_size, gan_batch_size=gan_batch)
+                rows += run_throughput(data, device=device, sizes=sizes, mlp_batch_size=mlp_batch, cnn_batch_size=cnn_batch,
+                                       gan_batch_size=gan_batch)
         elif part == "accuracy":
             rows.append(Row.section("[time to accuracy: the classic recipe's best held-out accuracy A, reached by our CNN]"))
             if args.quick:
@@ -96,7 +93,7 @@ def _training_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
             if args.quick:
                 rows += run_flops(data, device=device, batch_size=32, steps=2, repeats=1, channels=(8, 16), matmul_size=256)
             else:
-                rows += run_flops(data, device=device, batch_size=batch_size)
+                rows += run_flops(data, device=device, batch_size=cnn_batch)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"  {part}: {time.perf_counter() - start:.0f} s (load average {load})", flush=True)
     return rows

@@ -57,7 +57,7 @@ print(f"{count_parameters(model):,} trainable parameters")
 # images, this augmentation is worth more than any change to the architecture.
 from mlcheatsheet.training import TrainConfig, fit_classifier
 
-config = TrainConfig(epochs=budget.epochs, batch_size=budget.batch_size, lr=3e-3, augment=True)
+config = TrainConfig(epochs=budget.epochs, batch_size=budget.batch_size, lr=5e-3, augment=True)
 history = fit_classifier(model, data, config, device=device)
 print(f"Held-out accuracy: {100 * history.test_accuracy[-1]:.2f}% on {len(data.x_test):,} test images")
 

@@ -1042,8 +1042,9 @@ def fit_gan(
     if channels_last:  # before the optimisers see the parameters; generated batches come out NHWC
         for net in (generator, discriminator):
             net.to(memory_format=torch.channels_last)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas, foreach=True)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, foreach=True)
+    fast: dict[str, bool] = {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas, **fast)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, **fast)
     schedules = []
     if config.lr_decay:
         schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 - s / config.steps) for opt in (opt_g, opt_d)]

@@ -47,3 +47,38 @@ def test_registry_unknown_name_lists_valid_names() -> None:
 def test_registry_refuses_duplicate_names() -> None:
     with pytest.raises(ValueError, match="already registered"):
         register_model("mlp")(MLP)
+
+
+def test_fast_dropout_matches_torch_dropout_in_distribution() -> None:
+    from mlcheatsheet.models.layers import FastDropout
+
+    torch.manual_seed(0)
+    layer = FastDropout(0.3).train()
+    x = torch.ones(200_000, requires_grad=True)
+    y = layer(x)
+    dropped = float((y == 0).float().mean())
+    assert abs(dropped - 0.3) < 0.005  # 200,000 draws: standard error ~0.001
+    assert y.unique().tolist() == [0.0, pytest.approx(1 / 0.7)]
+    assert abs(float(y.detach().mean()) - 1.0) < 0.01  # survivors are rescaled: same expected value
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # gradient = mask / (1 - p), the same mask as the forward
+
+
+def test_fast_dropout_is_the_identity_in_eval_mode_and_torch_dropout_elsewhere() -> None:
+    from mlcheatsheet.models.layers import FastDropout
+
+    x = torch.randn(64, 32)
+    assert torch.equal(FastDropout(0.5).eval()(x), x)
+    assert torch.equal(FastDropout(1.0).train()(x), torch.zeros_like(x))
+    # Same seed, in-place (or another dtype): torch's own dropout, bit for bit.
+    torch.manual_seed(1)
+    ours = FastDropout(0.5, inplace=True).train()(x.clone())
+    torch.manual_seed(1)
+    theirs = nn.Dropout(0.5, inplace=True).train()(x.clone())
+    assert torch.equal(ours, theirs)
+    half = x.to(torch.bfloat16)
+    torch.manual_seed(2)
+    ours = FastDropout(0.5).train()(half)
+    torch.manual_seed(2)
+    assert torch.equal(ours, nn.Dropout(0.5).train()(half))
+    assert "FastDropout(p=0.5" in repr(FastDropout(0.5))
