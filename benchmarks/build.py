@@ -53,21 +53,17 @@ BUILD_BUDGET_SECONDS = 15 * 60
 MEMORY_BUDGET_GIB = 4.0
 #: Each gallery script's share of the build, in seconds of training and plotting on an idle
 #: 2-core machine (measured per example; the GANs' shared FID classifier is counted apart).
-SHARES: dict[str, float] = {  # from the full build of 2026-11-23 (13 m 48 s, idle), rounded up
-    "plot_mlp.py": 22,
-    "plot_cnn.py": 35,
-    # The next four changed later that day; their shares are their times in the build of 16:24
-    # divided by 1.45, the slow-down of the machine that build ran on (the median over the five
-    # unchanged scripts, which took 1.28-1.52x longer than at 13 m 48 s; the 2048-matmul rate
-    # had fallen from 121.5 to 80-95 GFLOP/s), rounded up.
-    "plot_resnet.py": 165,  # 232.9 s / 1.45: 14 epochs instead of 12
-    "plot_rnn.py": 65,
-    "plot_autoencoder.py": 40,
-    "plot_vae.py": 110,  # + the FID classifier
-    "plot_gan.py": 60,  # 83.1 s / 1.45
-    "plot_dcgan.py": 140,  # 199.1 s / 1.45: 2,500 steps instead of 2,000, one generator forward each
-    "plot_wgan_gp.py": 85,  # 118.9 s / 1.45
-    "plot_conditional_dcgan.py": 50,  # 71.2 s / 1.45: 800 steps instead of 1,000
+SHARES: dict[str, float] = {  # the full build of 2026-11-23 18:32 (14 m 26 s, idle machine), rounded up
+    "plot_mlp.py": 20,  # 19.1 s: batches of 512 and FastDropout (28.2 s with batches of 128)
+    "plot_cnn.py": 42,  # 40.3 s
+    "plot_resnet.py": 215,  # 211.1 s: ResNet-20, plain-20, pre-training on 0-4, three transfer strategies
+    "plot_rnn.py": 80,  # 77.0 s
+    "plot_autoencoder.py": 37,  # 35.4 s
+    "plot_vae.py": 120,  # 134.4 s, of which about 8-15 s train the FID classifier (FID_CLASSIFIER_SHARE)
+    "plot_gan.py": 55,  # 52.0 s
+    "plot_dcgan.py": 140,  # 135.6 s
+    "plot_wgan_gp.py": 80,  # 76.3 s
+    "plot_conditional_dcgan.py": 60,  # 56.8 s
 }
 #: The classifier behind FID is trained once per process, by the first script to run that
 #: scores samples: the VAE's, then the GANs', in the gallery's order (docs/_ext/cheatsheet.py).

@@ -49,8 +49,8 @@ class Budget:
 # example -> mode -> budget. "full" is the CPU budget (on mnist-5k unless it names a dataset);
 # "gpu" (optional) replaces it on CUDA, usually with a full torchvision dataset.
 _BUDGETS: dict[str, dict[str, Budget]] = {
-    # Batches of 512 (lr 5e-3): 97.2-97.6% by dropout mask, as batches of 128 at lr 3e-3 (97.6%;
-    # one thread, seed 0), in two thirds of the time: the hidden layers' matrix products run
+    # Batches of 512 (lr 5e-3): 97.0-97.6% by dropout mask and thread count, as batches of 128
+    # at lr 3e-3 (97.6%), in two thirds of the time: the hidden layers' matrix products run
     # near the machine's matmul rate only with this many rows.
     "mlp": {
         "quick": Budget(epochs=2, max_train=1000, batch_size=512),
