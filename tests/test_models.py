@@ -62,6 +62,9 @@ def test_fast_dropout_matches_torch_dropout_in_distribution() -> None:
     assert abs(float(y.detach().mean()) - 1.0) < 0.01  # survivors are rescaled: same expected value
     y.sum().backward()
     assert torch.equal(x.grad, y.detach())  # gradient = mask / (1 - p), the same mask as the forward
+    odd = layer(torch.ones(3, 5, 7))  # a size that is not a multiple of the four flips per draw
+    assert odd.shape == (3, 5, 7) and torch.isin(odd, torch.tensor([0.0, 1 / 0.7])).all()
+    assert FastDropout(0.9).train()(torch.ones(100_000)).count_nonzero() == pytest.approx(10_000, rel=0.05)
 
 
 def test_fast_dropout_is_the_identity_in_eval_mode_and_torch_dropout_elsewhere() -> None:

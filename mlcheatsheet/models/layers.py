@@ -9,16 +9,16 @@ __all__ = ["FastDropout"]
 
 
 class FastDropout(nn.Dropout):
-    """:class:`~torch.nn.Dropout` whose mask is drawn from uniform numbers on the CPU.
+    """:class:`~torch.nn.Dropout` with a mask that is faster to draw on the CPU.
 
     Training zeroes each element with probability :math:`p` and scales the survivors by
-    :math:`1 / (1 - p)`, exactly as :class:`~torch.nn.Dropout` does: the output has the same
-    distribution and the same expected value. Only the way the mask is drawn differs. On
-    the CPU, torch's dropout samples it with ``bernoulli_``, one element at a time; keeping
-    the elements where a uniform draw is at least :math:`p` is about three times faster here,
-    which is a fifth of an MLP's training step at a batch of 512 (``make bench`` measures the
-    MLP). On other devices, for in-place dropout and for dtypes other than float32 and
-    float64, it is :class:`~torch.nn.Dropout` itself.
+    :math:`1 / (1 - p)`, as :class:`~torch.nn.Dropout` does, with :math:`p` rounded to a
+    multiple of :math:`2^{-16}`. Only the way the mask is drawn differs. On the CPU, torch's
+    dropout samples it with ``bernoulli_``, one random number per element, and that took a
+    fifth of an MLP's training step at a batch of 512 here. This layer draws one 64-bit
+    random integer per four elements and compares its 16-bit slices with
+    :math:`p \\cdot 2^{16}`: about four times faster. On other devices, for in-place dropout
+    and for dtypes other than float32 and float64, it is :class:`~torch.nn.Dropout` itself.
 
     Args:
         p: Probability of zeroing an element.
@@ -40,5 +40,8 @@ class FastDropout(nn.Dropout):
         fast = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not self.inplace
         if not self.training or not fast or self.p in (0.0, 1.0):
             return super().forward(x)
-        mask = (torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p))  # 0 or 1/(1-p), x's dtype
-        return x * mask
+        # 64 random bits give the coin flips of four elements: each 16-bit slice is uniform on
+        # [-2^15, 2^15), and it keeps its element when at least -2^15 + round(p * 2^16).
+        slices = torch.randint(-(2**63), 2**63 - 1, ((x.numel() + 3) // 4,), dtype=torch.int64, device=x.device)
+        keep = slices.view(torch.int16)[: x.numel()].view(x.shape) >= round(self.p * 2**16) - 2**15
+        return x * (keep * (1.0 / (1.0 - self.p)))  # 0 or 1/(1-p), in x's dtype
