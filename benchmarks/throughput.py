@@ -59,8 +59,8 @@ class Sizes:
         matmul_size: Side of the square matrices whose product measures the machine's rate.
     """
 
-    # Sized for about 90 s on 2 idle cores: a repeat is a few seconds per side, long enough
-    # that fit()'s per-call setup (optimiser, upload) is a small part of it.
+    # Sized for about 45 s on 2 idle cores: a repeat is 0.3-1.5 s per side, long enough that
+    # fit()'s per-call setup (optimiser, upload) is a small part of it.
     mlp_images: int = 4000  # at the MLP's batch of 512, fewer images would leave fit()'s setup a visible share
     cnn_images: int = 1024
     gan_steps: int = 24
