@@ -185,6 +185,11 @@ class History:
 _OPTIMIZERS = ("adamw", "adam", "sgd", "adadelta")
 
 
+def _adam_kernels(device: torch.device) -> dict[str, bool]:
+    # Fused Adam(W) exists on CUDA and the CPU; elsewhere the multi-tensor foreach path.
+    return {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
+
+
 def make_optimizer(params: Iterator[nn.Parameter] | list[nn.Parameter], config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     """Build the optimiser named in ``config``, using the fused or foreach kernels.
 
@@ -193,7 +198,7 @@ def make_optimizer(params: Iterator[nn.Parameter] | list[nn.Parameter], config: 
     over parameters for the small models of this site.
     """
     params = list(params)
-    fast: dict[str, bool] = {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
+    fast = _adam_kernels(device)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, **fast)
     if config.optimizer == "adam":
@@ -1042,9 +1047,8 @@ def fit_gan(
     if channels_last:  # before the optimisers see the parameters; generated batches come out NHWC
         for net in (generator, discriminator):
             net.to(memory_format=torch.channels_last)
-    fast: dict[str, bool] = {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas, **fast)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, **fast)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas, **_adam_kernels(device))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, **_adam_kernels(device))
     schedules = []
     if config.lr_decay:
         schedules = [torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 - s / config.steps) for opt in (opt_g, opt_d)]
