@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlcheatsheet.budgets import budget_table
+from mlcheatsheet.budgets import Budget, budget_table
 
 from ._measure import Row
 
@@ -245,13 +245,11 @@ def _example_budgets(script: Path) -> list[str]:
         return []
 
 
-def _describe(budget: object) -> str:
-    steps, epochs = getattr(budget, "steps", None), getattr(budget, "epochs", 1)
-    if steps and epochs > 1:  # both counts used (e.g. ResNet: epochs per run, steps per transfer strategy)
-        return f"{epochs} epochs x {budget.batch_size} + {steps} steps"
-    if steps:
-        return f"{steps} steps x {budget.batch_size}"
-    return f"{epochs} epochs x {budget.batch_size}"
+def _describe(budget: Budget) -> str:
+    if budget.steps:
+        return f"{budget.steps} steps x {budget.batch_size}"
+    described = f"{budget.epochs} epochs x {budget.batch_size}"
+    return described + (f" + {budget.transfer_steps} transfer steps" if budget.transfer_steps else "")
 
 
 def shares_of(examples: list[str]) -> dict[str, float]:

@@ -71,7 +71,7 @@ def run_flops(
         Two rows: the matmul ceiling (informational) and the CNN step's share of it.
     """
     torch.manual_seed(0)
-    model = CNN(input_shape=data.image_shape, channels=channels, num_classes=data.num_classes)
+    model = CNN(image_shape=data.image_shape, channels=channels, num_classes=data.num_classes)
     images, labels = data.x_train[:batch_size].to(device), data.y_train[:batch_size].to(device)
     flops = training_step_flops(model.to(device), images, labels)
     subset = data.subset(max_train=batch_size * steps)

@@ -171,9 +171,9 @@ def run_throughput(
     images = data.x_train[:REFERENCE_BATCH].to(device)
     labels = data.y_train[:REFERENCE_BATCH].to(device)
     classifiers = [
-        ("MLP", lambda: MLP(input_shape=shape, hidden_dims=sizes.mlp_hidden, num_classes=data.num_classes, dropout=0.3),
+        ("MLP", lambda: MLP(image_shape=shape, hidden_dims=sizes.mlp_hidden, num_classes=data.num_classes, dropout=0.3),
          sizes.mlp_images, mlp_batch_size, 3.0),
-        ("CNN", lambda: CNN(input_shape=shape, channels=sizes.cnn_channels, num_classes=data.num_classes),
+        ("CNN", lambda: CNN(image_shape=shape, channels=sizes.cnn_channels, num_classes=data.num_classes),
          sizes.cnn_images, cnn_batch_size, 1.5),
     ]
     for name, make_model, count, batch_size, target in classifiers:

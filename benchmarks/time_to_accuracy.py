@@ -89,7 +89,7 @@ def run_time_to_accuracy(
 
     def ours(stop_at: float | None) -> History:
         torch.manual_seed(0)
-        model = CNN(input_shape=data.image_shape, channels=channels, num_classes=data.num_classes)
+        model = CNN(image_shape=data.image_shape, channels=channels, num_classes=data.num_classes)
         stop = None if stop_at is None else (lambda history: history.test_accuracy[-1] >= stop_at)
         return fit_classifier(model, data, recipe, device=device, on_epoch=stop)
 

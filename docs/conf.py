@@ -18,13 +18,16 @@ sys.path.insert(0, str(HERE.parent))  # the package, when it is not installed
 import mlcheatsheet  # noqa: E402
 from mlcheatsheet.report import RESULTS_ENV  # noqa: E402
 
+_GALLERY_DIR = "auto_examples"  # sphinx-gallery's gallery_dirs, below
+
 # Each gallery script records its headline result here; the results table and the check
-# that every example really trained read them. Cleared so no result outlives its run.
-RESULTS_DIR = HERE / "auto_examples" / "results"
+# that every example really trained read it back from this config value (docs/_ext/resultsdir.py).
+# Cleared so no result outlives its run.
+mlcheatsheet_results_dir = str(HERE / _GALLERY_DIR / "results")
 if os.environ.get("MLCHEATSHEET_NOPLOT") != "1":
-    for stale in RESULTS_DIR.glob("*.json"):
+    for stale in Path(mlcheatsheet_results_dir).glob("*.json"):
         stale.unlink()
-os.environ[RESULTS_ENV] = str(RESULTS_DIR)
+os.environ[RESULTS_ENV] = mlcheatsheet_results_dir
 
 project = "mlcheatsheet"
 author = "the mlcheatsheet authors"
@@ -41,6 +44,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_gallery.gen_gallery",
     "cheatsheet",
+    "shapetables",  # the layer-by-layer shape tables of the architecture pages
     "buildcheck",  # fails the build when an executed example did not really train
 ]
 
@@ -138,7 +142,7 @@ copybutton_exclude = ".linenos, .gp, .go"
 # -- sphinx-gallery: every plot_*.py in ../gallery is executed during the build.
 sphinx_gallery_conf = {
     "examples_dirs": str(HERE.parent / "gallery"),
-    "gallery_dirs": "auto_examples",
+    "gallery_dirs": _GALLERY_DIR,
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,

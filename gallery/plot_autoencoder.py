@@ -18,7 +18,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 3
 device = get_device()
@@ -46,8 +46,8 @@ from mlcheatsheet.models import Autoencoder, ConvAutoencoder
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-dense = Autoencoder(input_shape=data.image_shape, hidden_dims=(512, 128), latent_dim=12)
-conv = ConvAutoencoder(input_shape=data.image_shape, base_channels=16, hidden_dim=256, latent_dim=32)
+dense = Autoencoder(image_shape=data.image_shape, hidden_dims=(512, 128), latent_dim=12)
+conv = ConvAutoencoder(image_shape=data.image_shape, base_channels=16, hidden_dim=256, latent_dim=32)
 conv
 
 # %%
@@ -114,7 +114,7 @@ from mlcheatsheet.training import evaluate_autoencoder
 
 noise_std = 0.5
 seed_everything(1)
-denoiser = ConvAutoencoder(input_shape=data.image_shape, base_channels=16, hidden_dim=256, latent_dim=32)
+denoiser = ConvAutoencoder(image_shape=data.image_shape, base_channels=16, hidden_dim=256, latent_dim=32)
 denoising = fit_autoencoder(denoiser, data, config, noise_std=noise_std, device=device)
 noisy = corrupt(test, noise_std, generator=torch.Generator(device=device).manual_seed(0))
 noisy_mse = torch.mean((noisy - test) ** 2).item()
@@ -139,7 +139,7 @@ _ = show_image_rows(torch.stack([noisy_shown.cpu(), denoised, originals]), row_l
 from mlcheatsheet.plotting import plot_codes_2d
 
 seed_everything(2)
-dense_2d = Autoencoder(input_shape=data.image_shape, hidden_dims=(512, 128), latent_dim=2)
+dense_2d = Autoencoder(image_shape=data.image_shape, hidden_dims=(512, 128), latent_dim=2)
 history_2d = fit_autoencoder(dense_2d, data, config, device=device)
 print(f"2-number code: held-out MSE {history_2d['test_mse'][-1]:.4f} per pixel")
 with torch.inference_mode():
@@ -153,8 +153,7 @@ from mlcheatsheet.report import report_result
 conv_history = histories["convolutional, 32-number code"]
 _ = report_result(
     "autoencoder", title="Convolutional autoencoder (32-number code)", data=data, device=device, model=conv,
-    train_seconds=sum(h.total_seconds for h in (*histories.values(), denoising, history_2d)),
-    steps=sum(h.steps for h in (*histories.values(), denoising, history_2d)),
+    histories=(*histories.values(), denoising, history_2d),
     metric="held-out MSE per pixel", value=conv_history["test_mse"][-1], higher_is_better=False,
     extra={"fully connected, 12-number code": histories["fully connected, 12-number code"]["test_mse"][-1],
            "denoising: noisy input": noisy_mse, "denoising: output": denoising["test_mse"][-1]},

@@ -18,7 +18,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
@@ -42,11 +42,11 @@ from mlcheatsheet.models import CNN, MLP
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-model = CNN(input_shape=data.image_shape, channels=(32, 64, 128), num_classes=data.num_classes)
+model = CNN(image_shape=data.image_shape, channels=(32, 64, 128), num_classes=data.num_classes)
 model
 
 # %%
-mlp_parameters = count_parameters(MLP(input_shape=data.image_shape, hidden_dims=(1024, 512)))
+mlp_parameters = count_parameters(MLP(image_shape=data.image_shape, hidden_dims=(1024, 512)))
 print(f"{count_parameters(model):,} trainable parameters (the MLP example's network: {mlp_parameters:,})")
 
 # %%
@@ -117,8 +117,8 @@ _ = plot_confusion_matrix(confusion_matrix(predictions, data.y_test, data.num_cl
 from mlcheatsheet.report import report_result
 
 _ = report_result(
-    "cnn", title="CNN", data=data, device=device, model=model, train_seconds=history.total_seconds,
-    steps=history.steps, metric="test accuracy", value=history.test_accuracy[-1], unit="%",
+    "cnn", title="CNN", data=data, device=device, model=model, histories=[history],
+    metric="test accuracy", value=history.test_accuracy[-1], unit="%",
 )
 
 # %%

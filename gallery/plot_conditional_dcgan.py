@@ -17,7 +17,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 3
 device = get_device()
@@ -28,7 +28,7 @@ data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 # %%
 # The judge: the package's small classifier (the same one that defines FID; it is trained
 # once per build). Its held-out accuracy bounds how well it can confirm the classes.
-from mlcheatsheet.metrics import fid_scorer
+from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"Classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — real-vs-real FID floor {scorer.floor:.3f}")
@@ -110,10 +110,8 @@ from mlcheatsheet.report import report_result
 
 _ = report_result(
     "conditional_dcgan", title="Conditional DCGAN", data=data, device=device, model=generator,
-    train_seconds=history.total_seconds, steps=history.steps, metric="classified as the requested digit",
-    value=quality.conditional_accuracy, unit="%", higher_is_better=True,
-    extra={"FID": quality.fid, "floor": quality.floor, "ratio": quality.ratio,
-           "min class share": quality.min_class_share, "mean confidence": quality.mean_confidence},
+    histories=[history], metric="classified as the requested digit",
+    value=quality.conditional_accuracy, unit="%", higher_is_better=True, extra=quality.record(),
 )
 
 # %%

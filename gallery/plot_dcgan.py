@@ -19,7 +19,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
@@ -35,7 +35,7 @@ data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 # features of generated and of held-out real digits is our FID. It is **not**
 # Inception-FID, so it is always quoted next to its floor: the same distance between
 # 1,000 real training digits and the 1,000 held-out ones.
-from mlcheatsheet.metrics import fid_scorer
+from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy, trained in {scorer.train_seconds:.1f} s")
@@ -163,10 +163,9 @@ _ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} bold" for s in strength
 from mlcheatsheet.report import report_result
 
 _ = report_result(
-    "dcgan", title="DCGAN", data=data, device=device, model=generator, train_seconds=history.total_seconds,
-    steps=history.steps, metric="FID (classifier features)", value=quality.fid, unit="", higher_is_better=False,
-    extra={"floor": quality.floor, "ratio": quality.ratio, "min class share": quality.min_class_share,
-           "mean confidence": quality.mean_confidence, "best step": history.best_step},
+    "dcgan", title="DCGAN", data=data, device=device, model=generator, histories=[history],
+    metric="FID (classifier features)", value=quality.fid, higher_is_better=False,
+    extra={**quality.record(), "best step": history.best_step},
 )
 
 # %%

@@ -16,7 +16,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 6
 device = get_device()
@@ -37,7 +37,7 @@ _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classe
 # FID here is the Fréchet distance in the feature space of a small classifier trained on
 # the same digits — not Inception-FID — so it is always quoted with its real-vs-real
 # floor (training digits vs held-out digits).
-from mlcheatsheet.metrics import fid_scorer
+from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — real-vs-real floor {scorer.floor:.3f}")
@@ -146,10 +146,8 @@ from mlcheatsheet.report import report_result
 
 _ = report_result(
     "gan", title="GAN (fully connected)", data=data, device=device, model=generator,
-    train_seconds=history.total_seconds, steps=history.steps, metric="FID (classifier features)", value=quality.fid,
-    unit="", higher_is_better=False,
-    extra={"floor": quality.floor, "ratio": quality.ratio, "min class share": quality.min_class_share,
-           "mean confidence": quality.mean_confidence},
+    histories=[history], metric="FID (classifier features)", value=quality.fid, higher_is_better=False,
+    extra=quality.record(),
 )
 
 # %%

@@ -18,7 +18,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 2
 device = get_device()
@@ -42,7 +42,7 @@ from mlcheatsheet.models import MLP
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-model = MLP(input_shape=data.image_shape, hidden_dims=(1024, 512), num_classes=data.num_classes, dropout=0.3)
+model = MLP(image_shape=data.image_shape, hidden_dims=(1024, 512), num_classes=data.num_classes, dropout=0.3)
 model
 
 # %%
@@ -103,8 +103,8 @@ _ = plot_confusion_matrix(confusion_matrix(predictions, data.y_test, data.num_cl
 from mlcheatsheet.report import report_result
 
 _ = report_result(
-    "mlp", title="MLP", data=data, device=device, model=model, train_seconds=history.total_seconds,
-    steps=history.steps, metric="test accuracy", value=history.test_accuracy[-1], unit="%",
+    "mlp", title="MLP", data=data, device=device, model=model, histories=[history],
+    metric="test accuracy", value=history.test_accuracy[-1], unit="%",
 )
 
 # %%

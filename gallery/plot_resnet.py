@@ -14,13 +14,13 @@ the new task has only a handful of labelled images?
 # The digits again; the line below says which source this build used.
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 2
 device = get_device()
 budget = get_budget("resnet", device=device)
 print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.epochs} epochs per run, "
-      f"{budget.steps} steps per transfer strategy")
+      f"{budget.transfer_steps} steps per transfer strategy")
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%
@@ -41,14 +41,14 @@ from mlcheatsheet.models import plain_small, resnet_small
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-resnet = resnet_small(input_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
+resnet = resnet_small(image_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
 resnet.stages[1][0]
 
 # %%
 # The plain network has the same 20 layers and widths, built from
 # :class:`~mlcheatsheet.models.resnet.PlainBlock`: each block's output is :math:`F(x)` instead
 # of :math:`F(x) + x`.
-plain = plain_small(input_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
+plain = plain_small(image_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
 print(f"ResNet-20: {count_parameters(resnet):,} parameters; plain-20: {count_parameters(plain):,} "
       "(no projection shortcuts)")
 
@@ -83,7 +83,7 @@ _ = show_images(new_digits.x_train, labels=new_digits.y_train, classes=data.clas
 # %%
 # Pre-training on the old digits, with the same recipe as above.
 seed_everything(1)
-pretrained = resnet_small(input_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
+pretrained = resnet_small(image_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
 pretrain_history = fit_classifier(pretrained, old_digits, config, device=device)
 print(f"pre-trained on 0–4: {100 * pretrain_history.test_accuracy[-1]:.2f}% on held-out 0–4")
 
@@ -106,17 +106,17 @@ from mlcheatsheet.models.resnet import imagenet_weights_path
 from mlcheatsheet.training import freeze_backbone, with_new_head
 
 batch = 10
-few_config = TrainConfig(epochs=max(1, budget.steps * batch // len(new_digits.x_train)), batch_size=batch,
+few_config = TrainConfig(epochs=max(1, budget.transfer_steps * batch // len(new_digits.x_train)), batch_size=batch,
                          lr=1e-3, label_smoothing=0.1, augment=True)
 seed_everything(2)
 strategies = {
     "feature extraction": freeze_backbone(with_new_head(pretrained, data.num_classes)),
     "fine-tuning": with_new_head(pretrained, data.num_classes),
-    "from scratch": resnet_small(input_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8),
+    "from scratch": resnet_small(image_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8),
 }
 frozen = {"feature extraction"}
 if imagenet_weights_path("resnet18").is_file():
-    imagenet = resnet18(weights="imagenet", input_shape=data.image_shape, num_classes=data.num_classes)
+    imagenet = resnet18(weights="imagenet", image_shape=data.image_shape, num_classes=data.num_classes)
     strategies["ImageNet ResNet-18 features"] = freeze_backbone(imagenet)
     frozen.add("ImageNet ResNet-18 features")
 else:
@@ -144,8 +144,8 @@ from mlcheatsheet.report import report_result
 
 transfer_accuracy = {f"transfer {name}": run.test_accuracy[-1] for name, run in transfer_runs.items()}
 _ = report_result(
-    "resnet", title="ResNet-20", data=data, device=device, model=resnet, train_seconds=resnet_history.total_seconds,
-    steps=resnet_history.steps, metric="test accuracy", value=resnet_history.test_accuracy[-1], unit="%",
+    "resnet", title="ResNet-20", data=data, device=device, model=resnet, histories=[resnet_history],
+    metric="test accuracy", value=resnet_history.test_accuracy[-1], unit="%",
     extra={"plain-20 test accuracy": depth_runs["plain-20"].test_accuracy[-1], **transfer_accuracy},
 )
 

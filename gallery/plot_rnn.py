@@ -16,7 +16,7 @@ same data while the documentation is built.
 # The line below says which source of digits this build used.
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
@@ -43,7 +43,7 @@ from mlcheatsheet.training import count_parameters
 
 cells = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
 seed_everything(0)
-models = {name: RecurrentClassifier(input_shape=data.image_shape, cell=cell, hidden_size=128, num_classes=data.num_classes)
+models = {name: RecurrentClassifier(image_shape=data.image_shape, cell=cell, hidden_size=128, num_classes=data.num_classes)
           for name, cell in cells.items()}
 models["LSTM"]
 
@@ -133,11 +133,8 @@ print("gradient at row 1 / row 28 of the digit: " + ", ".join(
 from mlcheatsheet.report import report_result
 
 best = max(runs, key=lambda name: runs[name].test_accuracy[-1])
-total_seconds = sum(run.total_seconds for run in runs.values())
-total_steps = sum(run.steps for run in runs.values())
 _ = report_result(
-    "rnn", title=f"{best} (best recurrent cell)", data=data, device=device, model=models[best],
-    train_seconds=total_seconds, steps=total_steps,
+    "rnn", title=f"{best} (best recurrent cell)", data=data, device=device, model=models[best], histories=runs.values(),
     metric="test accuracy", value=runs[best].test_accuracy[-1], unit="%",
     extra={f"{name} test accuracy": run.test_accuracy[-1] for name, run in runs.items()},
 )

@@ -16,7 +16,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 7
 device = get_device()
@@ -46,7 +46,7 @@ from mlcheatsheet.models import VAE
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-vae = VAE(input_shape=data.image_shape, base_channels=24, hidden_dim=512, latent_dim=16)
+vae = VAE(image_shape=data.image_shape, base_channels=24, hidden_dim=512, latent_dim=16)
 vae
 
 # %%
@@ -107,7 +107,7 @@ _ = show_image_rows(torch.stack([originals[:10], rebuilt[:10], originals[10:], r
 # New digits: codes drawn from the prior :math:`\mathcal{N}(0, I)` and decoded, with no
 # image in sight. To check that every class appears, a small classifier trained on the
 # same digits (the one behind the GAN pages' FID) labels 1,000 such samples.
-from mlcheatsheet.metrics import fid_scorer
+from mlcheatsheet.training import fid_scorer
 
 samples = torch.sigmoid(vae.sample(1000, generator=torch.Generator(device=device).manual_seed(0))).cpu()
 scorer = fid_scorer(data, device=device)
@@ -146,7 +146,7 @@ _ = show_image_rows(strips, row_labels=[f"{data.classes[data.y_test[a]]} → {da
 from mlcheatsheet.plotting import plot_codes_2d
 
 seed_everything(0)
-vae_2d = VAE(input_shape=data.image_shape, base_channels=16, hidden_dim=128, latent_dim=2)
+vae_2d = VAE(image_shape=data.image_shape, base_channels=16, hidden_dim=128, latent_dim=2)
 config_2d = TrainConfig(epochs=budget_2d.epochs, batch_size=budget_2d.batch_size, lr=3e-3)
 history_2d = fit_vae(vae_2d, data, config_2d, device=device)
 print(f"2-D VAE: held-out negative ELBO {history_2d['test_loss'][-1]:.1f} nats per image "
@@ -175,7 +175,7 @@ from mlcheatsheet.report import report_result
 
 _ = report_result(
     "vae", title="Convolutional VAE (16-D code)", data=data, device=device, model=vae,
-    train_seconds=history.total_seconds + history_2d.total_seconds, steps=history.steps + history_2d.steps,
+    histories=[history, history_2d],
     metric="held-out negative ELBO", value=elbo, unit="nats", higher_is_better=False,
     extra={"reconstruction": reconstruction, "KL": kl, "prior samples FID": quality.fid, "FID floor": quality.floor,
            "rarest class share": quality.min_class_share, "2-D VAE negative ELBO": history_2d["test_loss"][-1]},

@@ -16,7 +16,7 @@ import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
-from mlcheatsheet.device import describe_device, get_device, seed_everything
+from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
@@ -27,7 +27,7 @@ data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 # %%
 # The yardstick (shared with the other GAN examples): FID in a small classifier's
 # feature space — not Inception-FID — with its real-vs-real floor.
-from mlcheatsheet.metrics import fid_scorer
+from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — real-vs-real floor {scorer.floor:.3f}")
@@ -110,10 +110,9 @@ _ = plot_class_coverage(quality.class_shares, data.classes)
 from mlcheatsheet.report import report_result
 
 _ = report_result(
-    "wgan_gp", title="WGAN-GP", data=data, device=device, model=generator, train_seconds=history.total_seconds,
-    steps=history.steps, metric="FID (classifier features)", value=quality.fid, unit="", higher_is_better=False,
-    extra={"floor": quality.floor, "ratio": quality.ratio, "min class share": quality.min_class_share,
-           "mean confidence": quality.mean_confidence, "critic steps": history.discriminator_steps},
+    "wgan_gp", title="WGAN-GP", data=data, device=device, model=generator, histories=[history],
+    metric="FID (classifier features)", value=quality.fid, higher_is_better=False,
+    extra={**quality.record(), "critic steps": history.discriminator_steps},
 )
 
 # %%

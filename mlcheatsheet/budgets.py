@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .data import DATASET_ENV
-
-__all__ = ["MODE_ENV", "Budget", "budget_table", "build_mode", "get_budget"]
+__all__ = ["DATASET_ENV", "MODE_ENV", "Budget", "budget_table", "build_dataset", "build_mode", "get_budget"]
 
 #: Environment variable that selects the build mode, ``quick`` or ``full``.
 MODE_ENV = "MLCHEATSHEET_MODE"
+#: Environment variable that chooses one dataset for the whole build, e.g. ``fashion-mnist``.
+DATASET_ENV = "MLCHEATSHEET_DATASET"
 _MODES = ("quick", "full")
 
 
@@ -35,7 +35,8 @@ class Budget:
         epochs: Passes over the training images (classifiers, autoencoders).
         batch_size: Images per optimiser step.
         max_train: Keep at most this many training images (``None`` = all).
-        steps: Optimiser steps, for examples that count steps rather than epochs (GANs).
+        steps: Generator steps, for the GANs (which count steps rather than epochs).
+        transfer_steps: Optimiser steps of each transfer-learning strategy (the ResNet page).
         dataset: Dataset to load (``None`` = the build's default).
     """
 
@@ -43,36 +44,34 @@ class Budget:
     batch_size: int = 128
     max_train: int | None = None
     steps: int | None = None
+    transfer_steps: int | None = None
     dataset: str | None = None
 
 
 # example -> mode -> budget. "full" is the CPU budget (on mnist-5k unless it names a dataset);
-# "gpu" (optional) replaces it on CUDA, usually with a full torchvision dataset.
+# "gpu" (optional) replaces it on CUDA, usually with a full torchvision dataset. Each full
+# budget is the shortest measured to meet its page's quality target on the 2-core CPU; the
+# measurements are in the commits that set them and in `make bench`'s build report.
 _BUDGETS: dict[str, dict[str, Budget]] = {
-    # Batches of 512 (lr 5e-3): 97.0-97.6% by dropout mask and thread count, as batches of 128
-    # at lr 3e-3 (97.6%), in two thirds of the time: the hidden layers' matrix products run
-    # near the machine's matmul rate only with this many rows.
+    # Batches of 512: the hidden layers' matrix products run near the machine's matmul rate
+    # only with this many rows, and accuracy matches batches of 128 in two thirds of the time.
     "mlp": {
         "quick": Budget(epochs=2, max_train=1000, batch_size=512),
         "full": Budget(epochs=30, batch_size=512),
         # The classic full-size MLP example: 60,000 Fashion-MNIST images on a GPU.
         "gpu": Budget(epochs=30, batch_size=512, dataset="fashion-mnist"),
     },
-    # 12 epochs: 98.9% on mnist-5k, ~70 s of one CPU thread for the whole script.
     "cnn": {
         "quick": Budget(epochs=1, max_train=500),
         "full": Budget(epochs=12),
     },
     # epochs: each of ResNet-20, plain-20 and the pre-training on digits 0-4 (half the images);
-    # steps: optimiser steps of each transfer strategy on the 50 labelled images of 5-9.
-    # 12 epochs gave ResNet-20 98.4-98.5% (by thread count); 14 epochs 98.7% (seeds 0 and 1,
-    # one thread) and 98.8-98.9% (seeds 0 and 2, two threads).
+    # transfer_steps: each transfer strategy, on the 50 labelled images of digits 5-9.
     "resnet": {
-        "quick": Budget(epochs=1, max_train=500, steps=10),
-        "full": Budget(epochs=14, steps=120),
+        "quick": Budget(epochs=1, max_train=500, transfer_steps=10),
+        "full": Budget(epochs=14, transfer_steps=120),
     },
-    # epochs: each of the three recurrent cells (15 left the best cell at 96.7-97.3%, by seed;
-    # 20 gave 96.9% in a full build, 25 gave 97.6%).
+    # epochs: each of the three recurrent cells.
     "rnn": {
         "quick": Budget(epochs=1, max_train=500),
         "full": Budget(epochs=25),
@@ -83,9 +82,7 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "quick": Budget(epochs=1, max_train=500, batch_size=64),
         "full": Budget(epochs=10, batch_size=64),
     },
-    # Batches of 32: on 4,000 images the VAE needs optimiser steps more than epochs. Measured
-    # on mnist-5k (base_channels=24, latent 16): 30 epochs reach a held-out negative ELBO of
-    # 105.3 nats with a 256-unit hidden layer, 104.5 with 512 (34 epochs of the former: 105.1).
+    # Batches of 32: on 4,000 images the VAE needs optimiser steps more than epochs.
     "vae": {
         "quick": Budget(epochs=1, max_train=500, batch_size=32),
         "full": Budget(epochs=30, batch_size=32),
@@ -101,9 +98,6 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "full": Budget(epochs=8),
     },
     # GANs count generator steps; the FID classifier above is trained on the same data.
-    # DCGAN with the gallery's recipe (one thread, FID / floor): 2,000 steps 6.4x, 2,500 5.8x
-    # (a 64-number noise vector: 9.5x and 8.3x).
-    # Conditional DCGAN: 96.7% of samples of the requested class at 625 steps, 97.2% at 1,000.
     # On a GPU they learn the full 60,000 MNIST digits (the FID classifier follows the data).
     "gan": {
         "quick": Budget(steps=60, batch_size=64),
@@ -165,9 +159,13 @@ def get_budget(example: str, *, device: torch.device | str | None = None, mode: 
         budget = table["gpu"]
     else:
         budget = table[mode]
-    # A dataset chosen for the whole build overrides the per-example choice.
-    chosen = os.environ.get(DATASET_ENV, "").strip()
+    chosen = build_dataset()  # a dataset chosen for the whole build overrides the example's own
     return replace(budget, dataset=chosen) if chosen else budget
+
+
+def build_dataset() -> str | None:
+    """The dataset chosen for the whole build by ``$MLCHEATSHEET_DATASET`` (``None`` when unset)."""
+    return os.environ.get(DATASET_ENV, "").strip() or None
 
 
 def budget_table() -> dict[str, dict[str, Budget]]:

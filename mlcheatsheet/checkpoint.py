@@ -17,6 +17,10 @@ Three properties matter more than the format:
   ``torch.load(..., weights_only=True)``, which unpickles only tensors and plain data; the
   configuration is stored as JSON text (tuples are tagged so they come back as tuples).
 
+The configuration names the constructor's arguments, so renaming one is a new format
+version. Files of every earlier version still load, their arguments renamed on reading;
+a file of a version this package does not know is refused with the versions it reads.
+
 Example:
     >>> import tempfile, torch
     >>> from mlcheatsheet.models import build_model
@@ -51,7 +55,14 @@ from .models.registry import available_models, build_model, get_builder, model_c
 __all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 _FORMAT = "mlcheatsheet-checkpoint"
-_VERSION = 1
+# Version 2: the classifiers and autoencoders call their input size ``image_shape``, as the
+# GANs always did (version 1 said ``input_shape``).
+_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+# The models whose ``input_shape`` argument became ``image_shape`` in version 2.
+_INPUT_SHAPE_MODELS = frozenset(
+    {"autoencoder", "cnn", "conv-autoencoder", "gru", "lstm", "mlp", "plain", "resnet", "resnet18", "resnet50", "rnn", "vae"}
+)
 _TUPLE_TAG = "__tuple__"
 
 
@@ -128,8 +139,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     Raises:
         FileNotFoundError: There is no file at ``path``.
         CheckpointError: The file is corrupt or truncated, holds something other than
-            tensors and plain data, or is not an mlcheatsheet checkpoint. The message names
-            the file.
+            tensors and plain data, is not an mlcheatsheet checkpoint, or is of a format
+            version this package cannot read. The message names the file.
     """
     path = Path(path)
     if not path.exists():
@@ -160,8 +171,13 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             f"{path} is not an mlcheatsheet checkpoint (write one with save_checkpoint; a bare "
             "state_dict can be loaded with model.load_state_dict(torch.load(path, weights_only=True)))"
         )
-    if not isinstance(payload.get("version"), int) or payload["version"] > _VERSION:
-        raise CheckpointError(f"{path} has checkpoint format version {payload.get('version')!r}; this mlcheatsheet reads up to {_VERSION}")
+    version = payload.get("version")
+    if type(version) is not int or version not in _READABLE_VERSIONS:  # type(): True is not version 1
+        newer = " (a newer mlcheatsheet wrote it: upgrade to load it)" if type(version) is int and version > _VERSION else ""
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version!r}, which this mlcheatsheet cannot read; "
+            f"it reads versions {', '.join(map(str, _READABLE_VERSIONS))}{newer}"
+        )
     try:
         name = payload["model"]
         kwargs = _decode(json.loads(payload["config"]))
@@ -171,7 +187,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path} is a damaged mlcheatsheet checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(name, str) or not isinstance(kwargs, dict) or not isinstance(state_dict, dict):
         raise CheckpointError(f"{path} is a damaged mlcheatsheet checkpoint (unexpected field types)")
-    return Checkpoint(path, name, kwargs, dict(state_dict), extra, str(payload.get("torch_version", "")))
+    return Checkpoint(path, name, _upgrade(kwargs, name, version), dict(state_dict), extra, str(payload.get("torch_version", "")))
+
+
+def _upgrade(kwargs: dict[str, Any], name: str, version: int) -> dict[str, Any]:
+    """The constructor arguments of a version-``version`` checkpoint, in today's names."""
+    if version < 2 and name in _INPUT_SHAPE_MODELS:
+        kwargs = {("image_shape" if key == "input_shape" else key): value for key, value in kwargs.items()}
+    return kwargs
 
 
 def load_checkpoint(

@@ -47,7 +47,6 @@ import torch
 
 __all__ = [
     "DATA_ROOT_ENV",
-    "DATASET_ENV",
     "DEFAULT_DATASET",
     "DOWNLOAD_TIMEOUT_SECONDS",
     "EMBEDDED_SPLIT_SEED",
@@ -65,12 +64,10 @@ __all__ = [
 
 #: Environment variable naming the directory where torchvision datasets live.
 DATA_ROOT_ENV = "MLCHEATSHEET_DATA"
-#: Environment variable choosing the dataset for a whole docs build.
-DATASET_ENV = "MLCHEATSHEET_DATASET"
 #: Environment variable that forbids download attempts when set to ``1``.
 OFFLINE_ENV = "MLCHEATSHEET_OFFLINE"
-#: The dataset used when neither an argument nor ``$MLCHEATSHEET_DATASET`` names one. The CPU
-#: budgets are measured on it; a full dataset is an explicit choice (or a GPU budget's).
+#: The dataset used when no name is given. The CPU budgets are measured on it; a full dataset
+#: is an explicit choice (a GPU budget's, or ``$MLCHEATSHEET_DATASET``, read by :mod:`~mlcheatsheet.budgets`).
 DEFAULT_DATASET = "mnist-5k"
 #: Seconds a download may wait on a silent socket (connect or read) before it is abandoned,
 #: so a hanging mirror costs seconds, not a stalled build.
@@ -645,8 +642,8 @@ def load_dataset(
     """Load a dataset into memory, falling back to the embedded digits when it is unavailable.
 
     Args:
-        name: One of :func:`available_datasets`. Defaults to ``$MLCHEATSHEET_DATASET``, else
-            :data:`DEFAULT_DATASET` (``"mnist-5k"``).
+        name: One of :func:`available_datasets`. Defaults to :data:`DEFAULT_DATASET`
+            (``"mnist-5k"``); a gallery script passes its budget's ``dataset``.
         root: Where torchvision datasets are stored. Defaults to :func:`default_data_root`.
         download: Try to download a dataset that is not on disk (once per process).
             Defaults to ``True`` unless ``$MLCHEATSHEET_OFFLINE`` is ``1``.
@@ -663,7 +660,7 @@ def load_dataset(
             ``fallback`` is ``True``: see :class:`CorruptDatasetError` for why.
         DataUnavailableError: The dataset is unavailable and ``fallback`` is ``False``.
     """
-    requested = (name or os.environ.get(DATASET_ENV) or DEFAULT_DATASET).strip().lower()
+    requested = (name or DEFAULT_DATASET).strip().lower()
     requested = _ALIASES.get(requested, requested)
     if requested != DEFAULT_DATASET and requested not in _TORCHVISION:
         raise ValueError(f"unknown dataset {requested!r}; choose one of: {', '.join(available_datasets())}")

@@ -1,17 +1,22 @@
-"""Evaluation metrics computed on tensors.
+"""Evaluation metrics: functions of tensors and of models already trained.
 
 Classifiers are judged by :func:`accuracy` and :func:`confusion_matrix`. Generative models
 are judged by a Fréchet distance (FID) in the feature space of a small classifier trained on
-the same data (:func:`fid_scorer`), by the classes their samples cover and by the
-classifier's confidence on them. That FID is *not* Inception-FID; it is always reported with
-its real-vs-real floor.
+the same data (:class:`FIDScorer`; :func:`mlcheatsheet.training.scorer.fid_scorer` trains it), by
+the classes their samples cover and by the classifier's confidence on them. That FID is
+*not* Inception-FID; it is always reported with its real-vs-real floor. Nothing here trains
+a model or reads the build's settings.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
@@ -24,8 +29,8 @@ __all__ = [
     "class_coverage",
     "confusion_matrix",
     "feature_statistics",
-    "fid_scorer",
     "frechet_distance",
+    "input_gradient_per_row",
     "mean_pairwise_distance",
     "reconstruction_mse",
 ]
@@ -194,6 +199,14 @@ class SampleQuality:
         """Share of the rarest class (0.1 for 10 evenly covered classes)."""
         return float(self.class_shares.min())
 
+    def record(self) -> dict[str, float]:
+        """The numbers a results record keeps (``extra`` of :func:`~mlcheatsheet.report.report_result`)."""
+        numbers = {"FID": self.fid, "floor": self.floor, "ratio": self.ratio,
+                   "min class share": self.min_class_share, "mean confidence": self.mean_confidence}
+        if not math.isnan(self.conditional_accuracy):
+            numbers["conditional accuracy"] = self.conditional_accuracy
+        return numbers
+
     def summary(self) -> str:
         """One line for a report: FID with its floor and ratio, the rarest class, the confidence."""
         return (f"FID {self.fid:.3f} (floor {self.floor:.3f}, ratio {self.ratio:.1f}x) — rarest class "
@@ -217,7 +230,7 @@ class FIDScorer:
         accuracy: The classifier's held-out accuracy.
         floor: FID between ``len(data.x_test)`` training images and the held-out images.
         num_reference: Number of held-out images; score as many generated images.
-        train_seconds: Seconds spent training the classifier (set by :func:`fid_scorer`).
+        train_seconds: Seconds spent training the classifier (set by :func:`~mlcheatsheet.training.scorer.fid_scorer`).
     """
 
     @torch.inference_mode()
@@ -231,7 +244,7 @@ class FIDScorer:
         train_features = self.features(data.x_train)
         self.reference = {"test": feature_statistics(test_features), "train": feature_statistics(train_features)}
         logits = self.classifier.classify(test_features.to(device))
-        self.accuracy = float((logits.argmax(1).cpu() == data.y_test.cpu()).float().mean())
+        self.accuracy = accuracy(logits.cpu(), data.y_test.cpu())
         pick = torch.randperm(len(train_features), generator=torch.Generator().manual_seed(0))[: self.num_reference]
         self.floor = frechet_distance(*feature_statistics(train_features[pick]), *self.reference["test"])
 
@@ -273,40 +286,6 @@ class FIDScorer:
         )
 
 
-_SCORERS: dict[tuple[object, ...], FIDScorer] = {}
-
-
-def fid_scorer(data: Dataset, *, device: torch.device | str | None = None, epochs: int | None = None) -> FIDScorer:
-    """The :class:`FIDScorer` of ``data``, training its classifier the first time it is asked for.
-
-    The trained scorer is cached for the rest of the process, so the GAN examples of one
-    docs build share one classifier (and one floor).
-
-    Args:
-        data: Training images for the classifier; its held-out images are the reference.
-        device: Where to train and run the classifier.
-        epochs: Training epochs; defaults to the ``"fid-classifier"`` budget of the build mode.
-    """
-    from .budgets import get_budget
-    from .device import get_device, seed_everything
-    from .training import TrainConfig, fit_classifier
-
-    device = get_device(device) if not isinstance(device, torch.device) else device
-    budget = get_budget("fid-classifier", device=device)
-    epochs = epochs or budget.epochs
-    key = (data.name, data.source, tuple(data.x_train.shape), tuple(data.x_test.shape),
-           float(data.x_train.sum()), str(device), epochs)
-    if key not in _SCORERS:
-        seed_everything(0)
-        classifier = FIDClassifier(data.image_shape, data.num_classes)
-        config = TrainConfig(epochs=epochs, batch_size=min(budget.batch_size, len(data.x_train)), lr=3e-3, augment=True)
-        history = fit_classifier(classifier, data, config, device=device)
-        scorer = FIDScorer(classifier, data, device=device)
-        scorer.train_seconds = history.total_seconds
-        _SCORERS[key] = scorer
-    return _SCORERS[key]
-
-
 def reconstruction_mse(reconstructions: torch.Tensor, images: torch.Tensor) -> float:
     """Mean squared error per pixel between reconstructions and the original images.
 
@@ -318,3 +297,56 @@ def reconstruction_mse(reconstructions: torch.Tensor, images: torch.Tensor) -> f
     if reconstructions.shape != images.shape:
         raise ValueError(f"reconstructions {tuple(reconstructions.shape)} and images {tuple(images.shape)} differ in shape")
     return torch.mean((reconstructions.float() - images.float()) ** 2).item()
+
+
+def input_gradient_per_row(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, blank_rows: int = 0) -> torch.Tensor:
+    """How strongly the loss depends on each row of the input: :math:`\\|\\partial \\mathcal{L} / \\partial x_t\\|`.
+
+    For a model that reads an image row by row
+    (:class:`~mlcheatsheet.models.rnn.RecurrentClassifier`), row :math:`t` is the input of
+    time step :math:`t`, so this is the gradient that reaches step :math:`t` from the loss at
+    the last step. A vanishing gradient shows as norms that fall exponentially towards the
+    first rows.
+
+    Args:
+        model: An image classifier (switched to eval mode).
+        images: Images on the model's device, :math:`(N, C, H, W)`.
+        labels: Their labels, :math:`(N,)`.
+        blank_rows: Append this many rows of zeros after each image, so the gradient has to
+            cross that many more steps to reach the image (needs a model with a
+            ``classify_sequence`` method, such as
+            :class:`~mlcheatsheet.models.rnn.RecurrentClassifier`).
+
+    Returns:
+        The norm of the gradient of each image's cross-entropy with respect to each of its
+        rows (blank rows included), averaged over the images, :math:`(H + \\text{blank\\_rows},)`,
+        on the CPU.
+    """
+    if blank_rows < 0:
+        raise ValueError(f"blank_rows must be at least 0, got {blank_rows}")
+    if blank_rows and not hasattr(model, "classify_sequence"):
+        raise ValueError(f"{type(model).__name__} cannot read extra rows: it has no classify_sequence method")
+    model.eval()
+    n, c, h, w = images.shape
+    rows = images.detach().permute(0, 2, 1, 3).reshape(n, h, c * w)  # (N, H, C*W)
+    rows = torch.cat([rows, rows.new_zeros(n, blank_rows, c * w)], dim=1).requires_grad_(True)  # (N, H + B, C*W)
+    # cuDNN refuses to backpropagate through an RNN in eval mode; the native kernels do not.
+    with torch.backends.cudnn.flags(enabled=False), torch.enable_grad():
+        if blank_rows:
+            logits = model.classify_sequence(rows)  # type: ignore[operator]
+        else:
+            logits = model(rows.reshape(n, h, c, w).permute(0, 2, 1, 3))
+        loss = F.cross_entropy(logits, labels, reduction="sum")  # sum: per-image gradients
+        (grad,) = torch.autograd.grad(loss, rows)
+    return grad.norm(dim=2).mean(dim=0).cpu()  # (N, T, C*W) -> (N, T) -> (T,)
+
+
+def __getattr__(name: str) -> Any:
+    # fid_scorer trains a model, so it moved to the training package; the old name still works.
+    if name == "fid_scorer":
+        warnings.warn("mlcheatsheet.metrics.fid_scorer moved to mlcheatsheet.training.fid_scorer",
+                      DeprecationWarning, stacklevel=2)
+        from .training import fid_scorer
+
+        return fid_scorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -41,8 +41,8 @@ def plot_history(history: History, *, title: str = "Training history", accuracy:
     """Loss curves (train and test) and, when the history has one, the accuracy curve.
 
     Args:
-        history: A history from :func:`~mlcheatsheet.training.fit_classifier` or
-            :func:`~mlcheatsheet.training.fit`.
+        history: A history from :func:`~mlcheatsheet.training.objectives.fit_classifier` or
+            :func:`~mlcheatsheet.training.engine.fit`.
         title: Figure title.
         accuracy: Name of the accuracy series to plot on the right, if present.
 
@@ -217,7 +217,7 @@ def plot_gan_history(history: GanHistory, *, title: str = "Adversarial training"
     probabilities; their gap is the critic's estimate of the Wasserstein distance.
 
     Args:
-        history: A history from :func:`~mlcheatsheet.training.fit_gan`.
+        history: A history from :func:`~mlcheatsheet.training.adversarial.fit_gan`.
         title: Figure title.
 
     Returns:
@@ -251,7 +251,7 @@ def plot_snapshots(history: GanHistory, *, images: int = 10, max_rows: int = 8, 
     """The fixed noise batch rendered at successive evaluations: one row per snapshot.
 
     Args:
-        history: A history from :func:`~mlcheatsheet.training.fit_gan`.
+        history: A history from :func:`~mlcheatsheet.training.adversarial.fit_gan`.
         images: Images (columns) per snapshot.
         max_rows: At most this many snapshots, evenly spaced, first and last included.
         title: Figure title.
@@ -272,7 +272,7 @@ def plot_fid_history(history: GanHistory, *, floor: float | None = None, title: 
     """FID over training (log scale, best step marked) and the class coverage / confidence.
 
     Args:
-        history: A history from :func:`~mlcheatsheet.training.fit_gan` trained with a scorer.
+        history: A history from :func:`~mlcheatsheet.training.adversarial.fit_gan` trained with a scorer.
         floor: The real-vs-real FID, drawn as a reference line.
         title: Figure title.
 
@@ -450,7 +450,7 @@ def plot_gradient_per_step(
 
     Args:
         norms: Per-step gradient norms by model name, :math:`(T,)` each, e.g. from
-            :func:`~mlcheatsheet.training.input_gradient_per_row`.
+            :func:`~mlcheatsheet.metrics.input_gradient_per_row`.
         title: Figure title.
 
     Returns:
@@ -476,7 +476,7 @@ def plot_vae_history(history: History, *, title: str = "VAE training") -> Figure
     """The negative ELBO and its two parts, reconstruction and KL, per epoch, train and test.
 
     Args:
-        history: A history from :func:`~mlcheatsheet.training.fit_vae`.
+        history: A history from :func:`~mlcheatsheet.training.objectives.fit_vae`.
         title: Figure title.
 
     Returns:

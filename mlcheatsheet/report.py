@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .budgets import build_mode
 from .data import Dataset
+from .training.adversarial import GanHistory
+from .training.engine import History, training_steps_taken
 
 __all__ = ["RESULTS_ENV", "Result", "load_results", "report_result"]
 
@@ -90,10 +94,11 @@ def report_result(
     data: Dataset,
     device: torch.device | str,
     model: nn.Module,
-    train_seconds: float,
-    steps: int,
     metric: str,
     value: float,
+    histories: Iterable[History | GanHistory] = (),
+    train_seconds: float | None = None,
+    steps: int | None = None,
     unit: str = "",
     higher_is_better: bool = True,
     extra: dict[str, float] | None = None,
@@ -106,10 +111,11 @@ def report_result(
         data: The dataset used (its name and source are recorded).
         device: The training device.
         model: The headline model (its trainable parameters are counted).
-        train_seconds: Wall-clock training seconds.
-        steps: Optimiser steps taken.
         metric: Name of the headline metric.
         value: Its value.
+        histories: The training runs behind the result: their steps and seconds are added up.
+        train_seconds: Wall-clock training seconds, instead of the histories' sum.
+        steps: Optimiser steps, instead of the histories' sum.
         unit: ``"%"`` for a fraction shown as a percentage, else a unit name or ``""``.
         higher_is_better: Direction of the metric.
         extra: Other numbers to record.
@@ -117,10 +123,13 @@ def report_result(
     Returns:
         The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when
         that variable is set.
-    """
-    from .budgets import build_mode
-    from .training import training_steps_taken
 
+    Raises:
+        ValueError: Neither ``histories`` nor both ``train_seconds`` and ``steps`` were given.
+    """
+    histories = list(histories)
+    if not histories and (train_seconds is None or steps is None):
+        raise ValueError(f"report_result({example!r}) needs the histories of its runs, or train_seconds and steps")
     taken = training_steps_taken()
     trained_steps, _STEPS_AT_LAST_REPORT[0] = taken - _STEPS_AT_LAST_REPORT[0], taken
     result = Result(
@@ -130,8 +139,8 @@ def report_result(
         source=data.source,
         device=str(device),
         parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        train_seconds=float(train_seconds),
-        steps=int(steps),
+        train_seconds=float(train_seconds if train_seconds is not None else sum(h.total_seconds for h in histories)),
+        steps=int(steps if steps is not None else sum(h.steps for h in histories)),
         metric=metric,
         value=float(value),
         unit=unit,

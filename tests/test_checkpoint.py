@@ -4,6 +4,7 @@ loading never runs code, and bad files fail with messages that name them."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import re
@@ -59,12 +60,55 @@ def test_every_registered_model_round_trips(name: str, tmp_path: Path) -> None:
 
 
 def test_configuration_round_trips_with_its_types(tmp_path: Path) -> None:
-    model = MLP(input_shape=(3, 32, 32), hidden_dims=[24, 12], num_classes=7, dropout=0.0)
+    model = MLP(image_shape=(3, 32, 32), hidden_dims=[24, 12], num_classes=7, dropout=0.0)
     loaded = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model))
     kwargs = model_config(loaded).kwargs
-    assert kwargs == {"input_shape": (3, 32, 32), "hidden_dims": [24, 12], "num_classes": 7, "dropout": 0.0}
-    assert type(kwargs["input_shape"]) is tuple and type(kwargs["hidden_dims"]) is list
+    assert kwargs == {"image_shape": (3, 32, 32), "hidden_dims": [24, 12], "num_classes": 7, "dropout": 0.0}
+    assert type(kwargs["image_shape"]) is tuple and type(kwargs["hidden_dims"]) is list
     assert loaded(torch.rand(2, 3, 32, 32)).shape == (2, 7)
+
+
+def _write_by_hand(path: Path, version: object, name: str, config: dict, model: nn.Module) -> Path:
+    """A checkpoint file laid out as save_checkpoint writes it, with any version and configuration."""
+    torch.save({
+        "format": "mlcheatsheet-checkpoint", "version": version, "model": name, "config": json.dumps(config),
+        "extra": "{}", "torch_version": str(torch.__version__), "state_dict": model.state_dict(),
+    }, path)
+    return path
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [("mlp", {"hidden_dims": (8,)}), ("cnn", {"channels": (4,)})])
+def test_a_version_1_checkpoint_loads_with_input_shape_read_as_image_shape(name: str, kwargs: dict, tmp_path: Path) -> None:
+    model = build_model(name, image_shape=(3, 32, 32), **kwargs).eval()
+    recorded = dict(model_config(model).kwargs)
+    recorded["input_shape"] = recorded.pop("image_shape")  # version 1's name; its JSON encoding was today's
+    path = _write_by_hand(tmp_path / "old.pt", 1, name, checkpoint_module._encode(recorded, "config"), model)
+    assert read_checkpoint(path).kwargs["image_shape"] == (3, 32, 32)
+    loaded = load_checkpoint(path, name)
+    assert model_config(loaded).kwargs["image_shape"] == (3, 32, 32) and "input_shape" not in model_config(loaded).kwargs
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_a_version_1_checkpoint_of_a_gan_keeps_its_image_shape(tmp_path: Path) -> None:
+    model = build_model("gan-discriminator", image_shape=(3, 32, 32), hidden_dims=(8,)).eval()
+    config = checkpoint_module._encode(model_config(model).kwargs, "config")
+    loaded = load_checkpoint(_write_by_hand(tmp_path / "old.pt", 1, "gan-discriminator", config, model))
+    assert model_config(loaded) == model_config(model)
+
+
+@pytest.mark.parametrize(
+    ("version", "hint"),
+    [(3, " (a newer mlcheatsheet wrote it: upgrade to load it)"), (0, ""), (True, ""), ("2", ""), (None, "")],
+)
+def test_an_unknown_format_version_is_refused_naming_the_file_and_the_versions_read(
+    version: object, hint: str, tmp_path: Path
+) -> None:
+    path = _write_by_hand(tmp_path / "future.pt", version, "mlp", {"image_shape": {"__tuple__": [1, 28, 28]}}, MLP())
+    message = (f"{path} has checkpoint format version {version!r}, which this mlcheatsheet cannot read; "
+               f"it reads versions 1, 2{hint}")
+    with pytest.raises(CheckpointError, match=f"^{re.escape(message)}$"):
+        load_checkpoint(path)
 
 
 def test_extra_data_is_kept(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_output_shape_for_digits_and_colour_images(name: str) -> None:
     kwargs = SMALL.get(name, {})
     digits = build_model(name, **kwargs)
     assert digits(torch.rand(3, 1, 28, 28)).shape == (3, 10)
-    colour = build_model(name, input_shape=(3, 32, 32), num_classes=100, **kwargs)
+    colour = build_model(name, image_shape=(3, 32, 32), num_classes=100, **kwargs)
     assert colour(torch.rand(2, 3, 32, 32)).shape == (2, 100)
 
 
@@ -94,7 +94,7 @@ def test_unknown_cell_lists_the_valid_ones() -> None:
 
 def test_resnet_rejects_mismatched_stage_lists() -> None:
     with pytest.raises(ValueError, match="same, non-zero number of stages"):
-        ResNet(BasicBlock, (2, 2), (16, 32, 64))
+        ResNet(block=BasicBlock, layers=(2, 2), widths=(16, 32, 64))
 
 
 # -- Residual blocks -------------------------------------------------------------------
@@ -104,21 +104,43 @@ def test_block_expansion() -> None:
     assert BasicBlock.expansion == 1
     assert PlainBlock.expansion == 1
     assert Bottleneck.expansion == 4
+    assert BasicBlock.residual and Bottleneck.residual and not PlainBlock.residual
 
 
 @pytest.mark.parametrize("block", [BasicBlock, Bottleneck])
 def test_identity_block_keeps_the_shape(block: type[BasicBlock] | type[Bottleneck]) -> None:
     layer = block(8 * block.expansion, 8, 1)
-    assert isinstance(layer.shortcut, nn.Identity)
+    assert layer.shortcut is None  # the identity
     assert layer(torch.rand(2, 8 * block.expansion, 14, 14)).shape == (2, 8 * block.expansion, 14, 14)
 
 
 @pytest.mark.parametrize("block", [BasicBlock, Bottleneck])
-def test_projection_shortcut_when_the_shape_changes(block: type[BasicBlock] | type[Bottleneck]) -> None:
-    layer = block(8, 16, 2)
-    conv = layer.shortcut[0]
-    assert isinstance(conv, nn.Conv2d) and conv.kernel_size == (1, 1) and conv.stride == (2, 2)
+def test_a_block_adds_the_shortcut_it_is_given(block: type[BasicBlock] | type[Bottleneck]) -> None:
+    projection = nn.Conv2d(8, 16 * block.expansion, kernel_size=1, stride=2, bias=False)
+    layer = block(8, 16, 2, projection)
+    assert layer.shortcut is projection
     assert layer(torch.rand(2, 8, 14, 14)).shape == (2, 16 * block.expansion, 7, 7)
+
+
+@pytest.mark.parametrize(
+    ("block", "strides"),
+    # Stage 1 keeps the stem's 8 channels unless the block expands them; stage 2 halves the size.
+    [(BasicBlock, [None, (2, 2)]), (Bottleneck, [(1, 1), (2, 2)]), (PlainBlock, [None, None])],
+)
+def test_the_layer_builder_gives_a_projection_only_where_a_residual_block_changes_shape(
+    block: type[BasicBlock] | type[Bottleneck], strides: list[tuple[int, int] | None]
+) -> None:
+    model = ResNet(block=block, layers=(2, 2), widths=(8, 16), stem_channels=8)
+    projections = [stage[0].shortcut for stage in model.stages]
+    assert [None if s is None else s[0].stride for s in projections] == strides
+    assert all(isinstance(s[0], nn.Conv2d) and s[0].kernel_size == (1, 1) for s in projections if s is not None)
+    assert all(b.shortcut is None for stage in model.stages for b in stage[1:])
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_a_plain_block_refuses_a_shortcut() -> None:
+    with pytest.raises(ValueError, match="a PlainBlock has no shortcut"):
+        PlainBlock(8, 16, 2, nn.Conv2d(8, 16, kernel_size=1, stride=2))
 
 
 def test_residual_block_adds_its_input() -> None:
@@ -149,7 +171,7 @@ def test_small_resnet_depth_and_plain_twin() -> None:
     assert len(convs) + 1 == 20  # 19 3x3 convolutions and the linear layer: ResNet-20
     plain_convs = [m for m in plain.modules() if isinstance(m, nn.Conv2d)]
     assert len(plain_convs) == len(convs)  # same depth, no projection shortcuts
-    assert all(isinstance(b, PlainBlock) for stage in plain.stages for b in stage)
+    assert all(isinstance(b, PlainBlock) and b.shortcut is None for stage in plain.stages for b in stage)
 
 
 def test_imagenet_weights_absent_is_a_clear_error(tmp_path, monkeypatch) -> None:
@@ -168,7 +190,7 @@ def test_imagenet_weights_load_from_the_cache(tmp_path, monkeypatch) -> None:
     path.parent.mkdir(parents=True)
     reference = torchvision.models.resnet18()  # random weights saved under torchvision's name
     torch.save(reference.state_dict(), path)
-    colour = resnet18(weights="imagenet", input_shape=(3, 32, 32))
+    colour = resnet18(weights="imagenet", image_shape=(3, 32, 32))
     torch.testing.assert_close(colour.stages[3][1].conv2.weight, reference.layer4[1].conv2.weight)
     torch.testing.assert_close(colour.stages[1][0].shortcut[0].weight, reference.layer2[0].downsample[0].weight)
     grey = resnet18(weights="imagenet")
@@ -180,7 +202,7 @@ def test_imagenet_weights_load_from_the_cache(tmp_path, monkeypatch) -> None:
 
 
 def test_rnn_reads_rows_as_time_steps() -> None:
-    model = RecurrentClassifier(input_shape=(3, 32, 32), cell="gru", hidden_size=8)
+    model = RecurrentClassifier(image_shape=(3, 32, 32), cell="gru", hidden_size=8)
     assert model.recurrent.input_size == 96
     seen: dict[str, tuple[int, ...]] = {}
 

@@ -262,9 +262,12 @@ def test_environment_variable_chooses_the_dataset(tmp_path: Path, monkeypatch: p
     make_idx_dataset(tmp_path, "FashionMNIST")
     monkeypatch.setenv("MLCHEATSHEET_DATASET", "Fashion_MNIST")  # case and aliases are forgiven
     monkeypatch.setenv("MLCHEATSHEET_DATA", str(tmp_path))
-    assert load_dataset(download=False, fallback=False, verbose=False).name == "fashion-mnist"
+    from mlcheatsheet.budgets import build_dataset
+
+    assert load_dataset(build_dataset(), download=False, fallback=False, verbose=False).name == "fashion-mnist"
+    assert load_dataset(verbose=False).name == "mnist-5k"  # load_dataset itself reads no build setting
     monkeypatch.delenv("MLCHEATSHEET_DATASET")
-    assert load_dataset(verbose=False).name == "mnist-5k"  # the default needs nothing
+    assert build_dataset() is None
 
 
 def test_unknown_dataset_lists_every_valid_name() -> None:

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from mlcheatsheet.metrics import class_coverage, feature_statistics, fid_scorer, frechet_distance
+from mlcheatsheet.metrics import class_coverage, feature_statistics, frechet_distance
+from mlcheatsheet.training import fid_scorer
 from mlcheatsheet.models import (
     ConditionalDiscriminator,
     ConditionalGenerator,
@@ -232,6 +233,25 @@ def test_generator_forwards_per_step(critic_steps: int, mnist5k) -> None:
     fit_gan(g, d, data, _short(steps=5, critic_steps=critic_steps, loss=loss, eval_every=5, log_every=5), device="cpu")
     per_step = 1 if critic_steps == 1 else critic_steps + 1
     assert sum(training_calls) == 5 * per_step
+
+
+def test_conditional_gradient_penalty_interpolates_within_a_class(mnist5k) -> None:
+    """The penalty scores images between a real and a generated image under one class label,
+    so the generated batch of a conditional critic step takes the real batch's classes."""
+    data = mnist5k.subset(max_train=128)
+    g, d = ConditionalGenerator(latent_dim=8, base_channels=8), ConditionalDiscriminator(base_channels=8)
+    calls: list[tuple[torch.Tensor, bool]] = []  # (labels, called in training mode) per generator forward
+    g.register_forward_hook(lambda module, args, out: calls.append((args[1].clone(), module.training)))
+    seen_by_critic: list[torch.Tensor] = []
+    d.register_forward_hook(lambda module, args, out: seen_by_critic.append(args[1].clone()))
+    fit_gan(g, d, data, _short(steps=2, loss="wgan-gp", critic_steps=2, eval_every=2, log_every=2), device="cpu")
+    fake_labels = [labels for labels, training in calls if training]
+    # Each critic step: real batch, generated batch, interpolations (penalty) — all with one set of labels.
+    critic_triples = [seen_by_critic[i : i + 3] for i in range(0, 3 * 4, 3)][:2]
+    for real, fake, mixed in critic_triples:
+        assert torch.equal(real, fake) and torch.equal(real, mixed)
+    assert torch.equal(fake_labels[0], critic_triples[0][0])
+    assert len({tuple(labels.tolist()) for labels in fake_labels}) > 1  # classes still vary from batch to batch
 
 
 def test_same_seed_same_gan_history(mnist5k, scorer) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from torch import nn
 
-from mlcheatsheet.models import MLP, available_models, build_model, register_model
+from mlcheatsheet.models import MLP, available_models, build_model, get_builder, register_model
 
 
 def test_mlp_output_shape() -> None:
@@ -15,7 +17,7 @@ def test_mlp_output_shape() -> None:
 
 
 def test_mlp_adapts_to_colour_images() -> None:
-    model = MLP(input_shape=(3, 32, 32), hidden_dims=(8,), num_classes=100)
+    model = MLP(image_shape=(3, 32, 32), hidden_dims=(8,), num_classes=100)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 100)
 
 
@@ -26,7 +28,7 @@ def test_mlp_rejects_wrong_image_shape() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"hidden_dims": (0,)}, {"hidden_dims": (-4, 8)}, {"num_classes": 0}, {"dropout": 1.0}, {"input_shape": (1, 0, 28)}],
+    [{"hidden_dims": (0,)}, {"hidden_dims": (-4, 8)}, {"num_classes": 0}, {"dropout": 1.0}, {"image_shape": (1, 0, 28)}, {"image_shape": (28, 28)}],
 )
 def test_mlp_rejects_impossible_hyper_parameters(kwargs: dict) -> None:
     with pytest.raises(ValueError):
@@ -37,6 +39,26 @@ def test_registry_builds_every_model() -> None:
     assert "mlp" in available_models()
     for name in available_models():
         assert isinstance(build_model(name), nn.Module)
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_model_takes_keyword_only_hyper_parameters_including_image_shape(name: str) -> None:
+    parameters = inspect.signature(get_builder(name)).parameters.values()
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters), name
+    model = build_model(name, image_shape=(3, 32, 32))
+    assert model.image_shape == (3, 32, 32) and not hasattr(model, "input_shape")
+
+
+@pytest.mark.parametrize(
+    ("generator", "discriminator"),
+    [("gan-generator", "gan-discriminator"), ("dcgan-generator", "dcgan-discriminator"),
+     ("dcgan-generator", "wgan-gp-critic"), ("conditional-dcgan-generator", "conditional-dcgan-discriminator")],
+)
+def test_adversarial_pairs_take_their_shared_arguments_in_the_same_order(generator: str, discriminator: str) -> None:
+    g, d = (list(inspect.signature(get_builder(name)).parameters) for name in (generator, discriminator))
+    shared = set(g) & set(d)
+    assert g[0] == d[0] == "image_shape"
+    assert [n for n in g if n in shared] == [n for n in d if n in shared]
 
 
 def test_registry_unknown_name_lists_valid_names() -> None:

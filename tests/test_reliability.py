@@ -411,6 +411,24 @@ def test_report_result_records_the_steps_that_really_trained(mnist5k: Dataset, t
     assert recorded["honest"] == 8 and recorded["invented"] == 0  # what the docs build checks
 
 
+def test_report_result_adds_up_the_runs_it_is_given(mnist5k: Dataset) -> None:
+    from mlcheatsheet.report import report_result
+    from mlcheatsheet.training import GanConfig, fit_gan
+    from mlcheatsheet.models import Discriminator, Generator
+
+    data = mnist5k.subset(max_train=64)
+    model = MLP(hidden_dims=(8,))
+    first = fit_classifier(model, data, TrainConfig(epochs=1, batch_size=16), device="cpu")
+    gan = fit_gan(Generator(latent_dim=4, hidden_dims=(8,)), Discriminator(hidden_dims=(8,)), data,
+                  GanConfig(steps=3, batch_size=16, eval_samples=16, fixed_samples=4), device="cpu")
+    result = report_result("both", title="MLP", data=data, device="cpu", model=model, histories=[first, gan],
+                           metric="test accuracy", value=first.test_accuracy[-1], unit="%")
+    assert result.steps == first.steps + gan.steps == 4 + 3
+    assert result.train_seconds == pytest.approx(first.total_seconds + gan.total_seconds)
+    with pytest.raises(ValueError, match="needs the histories of its runs"):
+        report_result("none", title="MLP", data=data, device="cpu", model=model, metric="test accuracy", value=0.5)
+
+
 # -- Impossible training settings, and a GAN whose losses go bad -------------------------------------
 
 

@@ -1,8 +1,8 @@
 """The reader's site: landing page, generated tables, downloads, notebooks, offline assets.
 
 Static checks of the session's quick-mode build (``conftest.quick_site``) plus unit tests of
-the helpers in ``docs/_ext/cheatsheet.py``; tests/test_browser.py opens the same build in
-Chromium.
+the helpers in ``docs/_ext/cheatsheet.py`` and ``docs/_ext/shapetables.py``;
+tests/test_browser.py opens the same build in Chromium.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import cheatsheet  # noqa: E402
+import shapetables  # noqa: E402
 
 
 def _text(html: str) -> str:
@@ -124,12 +125,12 @@ def test_gallery_page_shows_device_source_and_time(quick_site: Path) -> None:
 
 # -- the directives' helpers ----------------------------------------------------------
 def test_parse_kwargs_reads_python_literals_and_rejects_positionals() -> None:
-    assert cheatsheet._parse_kwargs("hidden_dims=(1024, 512), dropout=0.3") == {"hidden_dims": (1024, 512), "dropout": 0.3}
-    assert cheatsheet._parse_kwargs("") == {}
+    assert shapetables._parse_kwargs("hidden_dims=(1024, 512), dropout=0.3") == {"hidden_dims": (1024, 512), "dropout": 0.3}
+    assert shapetables._parse_kwargs("") == {}
     with pytest.raises(ValueError, match="name=value"):
-        cheatsheet._parse_kwargs("(1024, 512)")
+        shapetables._parse_kwargs("(1024, 512)")
     with pytest.raises(ValueError, match="cannot parse"):
-        cheatsheet._parse_kwargs("hidden_dims=(")
+        shapetables._parse_kwargs("hidden_dims=(")
 
 
 class _Unrolled(nn.Module):
@@ -150,13 +151,13 @@ class _Unrolled(nn.Module):
 
 
 def test_layer_rows_merge_repeated_calls_and_count_each_parameter_once() -> None:
-    rows, output = cheatsheet.layer_rows(_Unrolled(), torch.zeros(1, 3))
+    rows, output = shapetables.layer_rows(_Unrolled(), torch.zeros(1, 3))
     assert [(r.name, r.calls) for r in rows] == [("cell", 4), ("act", 1), ("head", 1), ("act", 1)]
     assert [r.parameters for r in rows] == [12, 0, 8, None]
     assert rows[0].shape == "1 × 3" and output == "(1 × 3, 1 × 2)"
     assert rows[0].module == "Linear(in_features=3, out_features=3)"  # arguments at their defaults left out
-    assert cheatsheet.describe_module(nn.BatchNorm1d(8)) == "BatchNorm1d(8)"
-    assert cheatsheet.describe_module(nn.Conv2d(1, 4, (3, 3), padding=1, bias=False)) == (
+    assert shapetables.describe_module(nn.BatchNorm1d(8)) == "BatchNorm1d(8)"
+    assert shapetables.describe_module(nn.Conv2d(1, 4, (3, 3), padding=1, bias=False)) == (
         "Conv2d(1, 4, kernel_size=(3, 3), padding=(1, 1), bias=False)")
 
 

@@ -9,12 +9,14 @@ import torch
 from torch import nn
 
 from mlcheatsheet.models import MLP
+from mlcheatsheet.models import CNN
 from mlcheatsheet.training import (
     TrainConfig,
     TrainingDivergedError,
     evaluate_classifier,
     fit,
     fit_classifier,
+    make_optimizer,
 )
 
 
@@ -47,10 +49,19 @@ def test_batch_larger_than_data_is_refused(mnist5k) -> None:
         fit_classifier(MLP(hidden_dims=(8,)), mnist5k.subset(max_train=100), TrainConfig(batch_size=5000))
 
 
-@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": 0}, {"lr": -1.0}, {"optimizer": "lion"}, {"schedule": "cosine"}])
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": 0}, {"lr": -1.0}, {"optimizer": "lion"},
+                                    {"optimizer": "adadelta"}, {"schedule": "cosine"}, {"precision": "fp8"}])
 def test_impossible_settings_are_refused(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         TrainConfig(**kwargs)
+
+
+def test_an_unknown_precision_is_named_with_the_choices() -> None:
+    from mlcheatsheet.training import GanConfig
+
+    for config in (TrainConfig, GanConfig):
+        with pytest.raises(ValueError, match="unknown precision 'half'; choose one of: auto, float32, bfloat16, float16"):
+            config(precision="half")
 
 
 def test_nan_loss_stops_training_and_names_the_step(mnist5k) -> None:
@@ -70,3 +81,26 @@ def test_nan_loss_stops_training_and_names_the_step(mnist5k) -> None:
 
     with pytest.raises(TrainingDivergedError, match=r"MLP: the training loss became .* at step 4 .*learning rate too high"):
         fit(model, data, TrainConfig(epochs=1, batch_size=32), loss_fn=counting)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "adam", "sgd"])
+def test_weight_decay_applies_to_weight_matrices_and_kernels_only(optimizer: str) -> None:
+    model = CNN()
+    built = make_optimizer(model.parameters(), TrainConfig(optimizer=optimizer, weight_decay=0.05), torch.device("cpu"))
+    decay = {id(p): group["weight_decay"] for group in built.param_groups for p in group["params"]}
+    assert len(decay) == len(list(model.parameters()))  # every parameter in exactly one group
+    for name, param in model.named_parameters():
+        assert decay[id(param)] == (0.05 if param.dim() >= 2 else 0.0), name
+    assert any(p.dim() == 1 for p in model.parameters())  # BatchNorm gains and biases exist to exempt
+
+
+def test_a_batchnorm_gain_is_not_shrunk_by_weight_decay() -> None:
+    """With zero gradients, decoupled decay alone moves parameters: only the 2-D ones."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    built = make_optimizer(model.parameters(), TrainConfig(weight_decay=0.5, lr=0.1), torch.device("cpu"))
+    before = [p.detach().clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    built.step()
+    moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
+    assert moved == [True, False, False, False]  # linear weight; not its bias, BN weight or BN bias

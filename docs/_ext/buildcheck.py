@@ -37,7 +37,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 from mlcheatsheet.budgets import build_mode
-from mlcheatsheet.report import RESULTS_ENV
+from resultsdir import results_dir
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,45 @@ def result_name(script: str | os.PathLike[str]) -> str:
     """The ``example`` name a gallery script reports under: ``plot_mlp.py`` -> ``mlp``."""
     stem = Path(script).stem
     return stem[len("plot_"):] if stem.startswith("plot_") else stem
+
+
+def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, started: float) -> list[str]:
+    """The problems of one executed script whose result should be at ``path``."""
+    name, expected = Path(script).name, result_name(script)
+    if not path.is_file():
+        return [f"{name} ran but recorded no result (expected {path}); every gallery script must end with "
+                f"report_result({expected!r}, ...)"]
+    if path.stat().st_mtime < started - 1.0:  # 1 s of slack for coarse file-system clocks
+        return [f"{name}: its result {path} is older than this build, so it is not from this run"]
+    try:
+        result: dict[str, Any] = json.loads(path.read_text())
+        steps, seconds, value = int(result["steps"]), float(result["train_seconds"]), float(result["value"])
+        trained = int(result.get("trained_steps", -1))  # -1: written by a report_result that did not count
+        result_mode = str(result["mode"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{name}: its result {path} cannot be read ({type(exc).__name__}: {exc})"]
+    problems = []
+    if result.get("example") != expected:
+        problems.append(f"{name} recorded its result under the name {result.get('example')!r}, not {expected!r}")
+    if steps <= 0:
+        problems.append(f"{name} trained for {steps} steps: its page would show an untrained model")
+    elif 0 <= trained < steps:
+        problems.append(
+            f"{name} reported {steps} training steps, but mlcheatsheet's training loops took only {trained} "
+            "while it ran: the reported steps must come from the History that fit or fit_gan returned"
+        )
+    if not math.isfinite(seconds) or seconds <= 0:
+        problems.append(f"{name} reported a training time of {seconds} s")
+    elif mode == "full" and seconds < min_seconds:
+        problems.append(
+            f"{name} trained for only {seconds:.3f} s ({steps} steps) in a full build, below the "
+            f"{min_seconds:g} s plausibility floor: suspiciously fast for a real training run"
+        )
+    if result_mode != mode:
+        problems.append(f"{name} ran with the {result_mode!r} budget in a {mode!r} build")
+    if not math.isfinite(value):
+        problems.append(f"{name} reported {result.get('metric', 'its metric')} = {value}")
+    return problems
 
 
 def check_results(
@@ -71,61 +110,15 @@ def check_results(
         started: When the build started (:func:`time.time`); older results are stale.
         stale: Scripts that sphinx-gallery skipped because they had not changed.
     """
-    problems = []
-    results_dir = Path(results_dir)
-    for script in stale or []:
-        problems.append(
-            f"{Path(script).name} was not executed in this build (unchanged since an earlier run), so its page "
-            "would show an older run's numbers; keep run_stale_examples = True"
-        )
+    problems = [
+        f"{Path(script).name} was not executed in this build (unchanged since an earlier run), so its page "
+        "would show an older run's numbers; keep run_stale_examples = True"
+        for script in stale or []
+    ]
     for script in sorted(executed):
-        name = Path(script).name
-        path = results_dir / f"{result_name(script)}.json"
-        if not path.is_file():
-            problems.append(
-                f"{name} ran but recorded no result (expected {path}); every gallery script must end with "
-                f"report_result({result_name(script)!r}, ...)"
-            )
-            continue
-        if path.stat().st_mtime < started - 1.0:  # 1 s of slack for coarse file-system clocks
-            problems.append(f"{name}: its result {path} is older than this build, so it is not from this run")
-            continue
-        try:
-            result: dict[str, Any] = json.loads(path.read_text())
-            steps, seconds, value = int(result["steps"]), float(result["train_seconds"]), float(result["value"])
-            trained = int(result.get("trained_steps", -1))  # -1: written by a report_result that did not count
-            result_mode = str(result["mode"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            problems.append(f"{name}: its result {path} cannot be read ({type(exc).__name__}: {exc})")
-            continue
-        if result.get("example") != result_name(script):
-            problems.append(f"{name} recorded its result under the name {result.get('example')!r}, not {result_name(script)!r}")
-        if steps <= 0:
-            problems.append(f"{name} trained for {steps} steps: its page would show an untrained model")
-        elif 0 <= trained < steps:
-            problems.append(
-                f"{name} reported {steps} training steps, but mlcheatsheet's training loops took only {trained} "
-                "while it ran: the reported steps must come from the History that fit or fit_gan returned"
-            )
-        if not math.isfinite(seconds) or seconds <= 0:
-            problems.append(f"{name} reported a training time of {seconds} s")
-        elif mode == "full" and seconds < min_seconds:
-            problems.append(
-                f"{name} trained for only {seconds:.3f} s ({steps} steps) in a full build, below the "
-                f"{min_seconds:g} s plausibility floor: suspiciously fast for a real training run"
-            )
-        if result_mode != mode:
-            problems.append(f"{name} ran with the {result_mode!r} budget in a {mode!r} build")
-        if not math.isfinite(value):
-            problems.append(f"{name} reported {result.get('metric', 'its metric')} = {value}")
+        path = Path(results_dir) / f"{result_name(script)}.json"
+        problems += _script_problems(script, path, mode=mode, min_seconds=min_seconds, started=started)
     return problems
-
-
-def _results_dir(app: Sphinx) -> Path:
-    configured = app.config.buildcheck_results_dir or os.environ.get(RESULTS_ENV)
-    if configured:
-        return Path(configured)
-    return Path(app.srcdir) / app.config.sphinx_gallery_conf.get("gallery_dirs", "auto_examples") / "results"
 
 
 def _check_gallery(app: Sphinx) -> None:
@@ -135,7 +128,7 @@ def _check_gallery(app: Sphinx) -> None:
         return  # nothing was executed (make html-noplot): no numbers to vouch for
     problems = check_results(
         list(conf.get("passing_examples", [])),
-        _results_dir(app),
+        results_dir(app.config),
         mode=build_mode(),
         min_seconds=float(app.config.buildcheck_min_seconds),
         started=getattr(app, _STARTED),
@@ -157,7 +150,7 @@ def _fail_if_dishonest(app: Sphinx, exception: Exception | None) -> None:
 
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_config_value("buildcheck_min_seconds", 1.0, "env", types=(float, int))
-    app.add_config_value("buildcheck_results_dir", "", "env", types=(str,))
+    app.setup_extension("resultsdir")
     # conf.py has just removed the results of earlier builds; anything older than this is stale.
     setattr(app, _STARTED, time.time())
     # sphinx-gallery executes the gallery at builder-inited with the default priority 500.

@@ -8,10 +8,6 @@ Everything they show is computed while the site is built; nothing is typed by ha
 ``.. results-table::``
     One row per gallery example that ran in this build, read from the JSON files that
     :func:`mlcheatsheet.report.report_result` wrote.
-``.. shape-table:: mlp``
-    The output shape and parameter count of every layer of
-    ``mlcheatsheet.models.build_model("mlp", ...)``, measured with forward hooks on an
-    input of ``:input: 1 28 28`` (``:kwargs: hidden_dims=(1024, 512)`` passes arguments).
 ``.. example-downloads:: plot_mlp``
     Links to download the script and the notebook, and to open it in Colab.
 ``.. architecture-cards::`` and ``.. at-a-glance::``
@@ -20,17 +16,14 @@ Everything they show is computed while the site is built; nothing is typed by ha
 
 When the gallery was not executed (``make html-noplot``) the directives say so instead of
 showing stale or borrowed results. Pages that show results are re-read on every build, so
-they can never be older than the gallery run.
+they can never be older than the gallery run. The layer tables of the architecture pages
+(``.. shape-table::``) are another extension, ``shapetables.py``.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import json
 import re
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +34,9 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
+
+from doctables import Cell, table
+from resultsdir import results_dir
 
 # Metadata flag of documents that must be re-read on every build (they show build results).
 _LIVE = "cheatsheet-live"
@@ -157,44 +153,6 @@ def _label_link(label: str, text: str, docname: str) -> addnodes.pending_xref:
     return ref
 
 
-Cell = str | nodes.Node | Sequence[nodes.Node]
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, classes: Sequence[str] = (),
-           widths: Sequence[int] | None = None, title: str | None = None) -> nodes.table:
-    """A docutils table from rows of strings or nodes."""
-    table = nodes.table(classes=["cheatsheet-table", *classes])
-    if title:
-        table += nodes.title(text=title)
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in widths or [1] * len(headers):
-        group += nodes.colspec(colwidth=width)
-
-    def row_of(cells: Sequence[Cell]) -> nodes.row:
-        row = nodes.row()
-        for cell in cells:
-            entry = nodes.entry()
-            if isinstance(cell, str):
-                entry += nodes.paragraph(text=cell)
-            elif isinstance(cell, nodes.Node):
-                inline = isinstance(cell, (nodes.Inline, nodes.Text)) or not isinstance(cell, nodes.Body)
-                entry += nodes.paragraph("", "", cell) if inline else cell
-            else:
-                entry += nodes.paragraph("", "", *cell)
-            row += entry
-        return row
-
-    head = nodes.thead()
-    head += row_of(headers)
-    group += head
-    body = nodes.tbody()
-    for cells in rows:
-        body += row_of(cells)
-    group += body
-    return table
-
-
 def _note(text: str) -> nodes.note:
     note = nodes.note()
     note += nodes.paragraph(text=text)
@@ -230,10 +188,6 @@ class GalleryFigures(SphinxDirective):
 
 
 # -- results-table --------------------------------------------------------------------
-def _results_dir(env: BuildEnvironment) -> Path:
-    return Path(env.srcdir) / str(env.config.sphinx_gallery_conf["gallery_dirs"]) / "results"
-
-
 class ResultsTable(SphinxDirective):
     """Every result recorded by a gallery script in this build, one row per example."""
 
@@ -247,7 +201,7 @@ class ResultsTable(SphinxDirective):
         if not _gallery_executed(self.config):
             return [_note("The results table is filled in when the gallery is executed (make html); "
                           "this build did not run the examples, so it has no results to show.")]
-        directory = _results_dir(self.env)
+        directory = results_dir(self.config)
         for path in directory.glob("*.json"):
             self.env.note_dependency(str(path))
         results = sorted(load_results(directory) if directory.is_dir() else [], key=lambda r: example_rank(r.example))
@@ -269,7 +223,7 @@ class ResultsTable(SphinxDirective):
             ])
         result: list[nodes.Node] = []
         if rows:
-            result.append(_table(
+            result.append(table(
                 ["Example", "Data (source)", "Device", "Parameters", "Training", "Headline result"],
                 rows, classes=["cheatsheet-results"], widths=[12, 30, 7, 11, 14, 22]))
         else:
@@ -287,193 +241,6 @@ class ResultsTable(SphinxDirective):
                 text="Not run in this build (or recorded no result): " + ", ".join(missing) + ".",
                 classes=["cheatsheet-muted"]))
         return result
-
-
-# -- shape-table ----------------------------------------------------------------------
-def _parse_kwargs(text: str) -> dict[str, Any]:
-    """``"hidden_dims=(1024, 512), dropout=0.3"`` → a dict of Python literals."""
-    try:
-        call = ast.parse(f"f({text})", mode="eval").body
-    except SyntaxError as exc:
-        raise ValueError(f"cannot parse keyword arguments {text!r}: {exc.msg}") from None
-    assert isinstance(call, ast.Call)
-    if call.args or any(k.arg is None for k in call.keywords):
-        raise ValueError(f"write keyword arguments as name=value, got {text!r}")
-    return {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg is not None}
-
-
-def _format_shape(value: Any) -> str:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        return " × ".join(str(d) for d in value.shape) if value.dim() else "scalar"
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_format_shape(v) for v in value) + ")"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_format_shape(v)}" for k, v in value.items()) + "}"
-    if value is None:
-        return "—"
-    return type(value).__name__
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split ``"1024, eps=1e-05, kernel_size=(3, 3)"`` at the commas outside brackets."""
-    parts, depth, current = [], 0, ""
-    for char in text:
-        depth += char in "([{"
-        depth -= char in ")]}"
-        if char == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    return [*parts, current.strip()] if current.strip() else parts
-
-
-def describe_module(module: Any) -> str:
-    """``Linear(in_features=784, out_features=1024, bias=False)``, leaving out arguments at their defaults."""
-    try:
-        defaults = {name: param.default for name, param in inspect.signature(type(module).__init__).parameters.items()
-                    if param.default is not inspect.Parameter.empty}
-    except (TypeError, ValueError):
-        defaults = {}
-    kept = []
-    for item in _split_top_level(module.extra_repr()):
-        key, eq, value = item.partition("=")
-        if eq and key in defaults:
-            default = defaults[key]
-            # An int default is shown as a tuple per spatial dimension: stride=1 → (1, 1).
-            spellings = {repr(default), str(default), *(repr((default,) * n) for n in (1, 2, 3))}
-            if value in spellings:
-                continue
-        kept.append(item)
-    return f"{type(module).__name__}({', '.join(kept)})" if kept else type(module).__name__
-
-
-@dataclass
-class LayerRow:
-    """One row of a shape table: a leaf module called during the forward pass."""
-
-    name: str
-    module: str
-    shape: str
-    parameters: int | None
-    calls: int = 1
-
-
-def layer_rows(model: Any, example: Any) -> tuple[list[LayerRow], str]:
-    """Run ``model`` on ``example`` and record every leaf module's output, in call order.
-
-    A module called several times in a row with the same output shape (a recurrent cell
-    unrolled over time) becomes one row with its call count; a module's parameters are
-    counted at its first call only, so the column adds up to the model's total.
-
-    Returns:
-        The rows and the formatted shape of the model's output.
-    """
-    import torch
-
-    calls: list[tuple[str, Any, str]] = []
-    handles = []
-    modules = list(model.named_modules())
-    for name, module in modules:
-        is_leaf = next(module.children(), None) is None
-        owns_parameters = next(module.parameters(recurse=False), None) is not None
-        if (name and (is_leaf or owns_parameters)) or (not name and is_leaf):
-            handles.append(module.register_forward_hook(
-                lambda mod, args, out, name=name or type(model).__name__: calls.append((name, mod, _format_shape(out)))))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            output = model(example)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-    rows: list[LayerRow] = []
-    seen: set[int] = set()
-    for name, module, shape in calls:
-        if rows and rows[-1].name == name and rows[-1].shape == shape:
-            rows[-1].calls += 1
-            continue
-        first = id(module) not in seen
-        seen.add(id(module))
-        described = describe_module(module)
-        own = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
-        rows.append(LayerRow(name, described, shape, own if first else None))
-    return rows, _format_shape(output)
-
-
-class ShapeTable(SphinxDirective):
-    """Layer-by-layer output shapes and parameter counts of a model, measured in this build.
-
-    The argument is a registry name (``mlcheatsheet.models.build_model``) or the dotted
-    path of a model class. Options: ``:input:`` the shape of one input without the batch
-    dimension (default ``1 28 28``), ``:batch:`` (default 1), ``:kwargs:`` keyword
-    arguments for the model, ``:dtype:`` ``float`` (default) or ``long``, ``:caption:``.
-    """
-
-    required_arguments = 1
-    option_spec = {
-        "input": directives.positive_int_list,
-        "batch": directives.positive_int,
-        "kwargs": directives.unchanged,
-        "dtype": lambda arg: directives.choice(arg, ("float", "long")),
-        "caption": directives.unchanged,
-    }
-
-    def run(self) -> list[nodes.Node]:
-        import importlib
-
-        import torch
-
-        from mlcheatsheet.models import build_model
-
-        target = self.arguments[0]
-        try:
-            kwargs = _parse_kwargs(self.options.get("kwargs", ""))
-        except (ValueError, SyntaxError) as exc:
-            raise self.error(f"shape-table {target}: {exc}") from None
-        shape = tuple(self.options.get("input", (1, 28, 28)))
-        batch = self.options.get("batch", 1)
-        try:
-            if "." in target:
-                module_name, _, attr = target.rpartition(".")
-                model = getattr(importlib.import_module(module_name), attr)(**kwargs)
-            else:
-                model = build_model(target, **kwargs)
-            torch.manual_seed(0)
-            if self.options.get("dtype") == "long":
-                example = torch.zeros((batch, *shape), dtype=torch.long)
-            else:
-                example = torch.rand((batch, *shape))
-            rows, output = layer_rows(model, example)
-        except Exception as exc:  # noqa: BLE001 - any failure becomes a build error at this line
-            raise self.error(f"shape-table {target}: {type(exc).__name__}: {exc}") from None
-        source = inspect.getsourcefile(type(model))
-        if source:
-            self.env.note_dependency(source)
-        total = sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-        def count(row: LayerRow) -> str:
-            if row.parameters is None:
-                return "(shared)"
-            return f"{row.parameters:,}" if row.parameters else "0"
-
-        body: list[list[Cell]] = [["input", "", " × ".join(str(d) for d in (batch, *shape)), ""]]
-        for row in rows:
-            name = row.name + (f" ×{row.calls}" if row.calls > 1 else "")
-            body.append([nodes.literal(text=name), nodes.literal(text=row.module), row.shape, count(row)])
-        body.append([nodes.strong(text="total"), "", output, nodes.strong(text=f"{total:,}")])
-        call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        caption = self.options.get(
-            "caption",
-            f"Layers of {target}({call}) on an input of shape {' × '.join(str(d) for d in (batch, *shape))}, "
-            "measured while this page was built.")
-        table = _table(["Layer", "Module", "Output shape", "Parameters"], body,
-                       classes=["cheatsheet-shapes"], widths=[18, 46, 20, 12], title=caption)
-        return [table]
 
 
 # -- example-downloads ----------------------------------------------------------------
@@ -578,7 +345,7 @@ class AtAGlance(SphinxDirective):
                           if _architecture_page_exists(self.env, arch.key) else arch.title)
             paper = nodes.reference("", arch.paper, refuri=arch.paper_url)
             rows.append([name, arch.io, arch.loss, arch.good_for, paper])
-        return [_table(["Architecture", "Input → output", "Loss", "Good for", "Key paper"], rows,
+        return [table(["Architecture", "Input → output", "Loss", "Good for", "Key paper"], rows,
                        classes=["cheatsheet-glance"], widths=[16, 24, 20, 24, 16])]
 
 
@@ -615,13 +382,13 @@ def _dataclass_factories(app: Sphinx, what: str, name: str, obj: object, options
 
 
 def setup(app: Sphinx) -> dict[str, object]:
+    app.setup_extension("resultsdir")
     # Where the package's repository lives (https://github.com/<owner>/<repo>), and the branch
     # on which the docs workflow publishes the built site; both empty means no Colab links.
     app.add_config_value("repository_url", "", "html", types=frozenset({str}))
     app.add_config_value("colab_branch", "", "html", types=frozenset({str}))
     app.add_directive("gallery-figures", GalleryFigures)
     app.add_directive("results-table", ResultsTable)
-    app.add_directive("shape-table", ShapeTable)
     app.add_directive("example-downloads", ExampleDownloads)
     app.add_directive("architecture-cards", ArchitectureCards)
     app.add_directive("at-a-glance", AtAGlance)

@@ -20,25 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_image_batch, check_positive
+from ._checks import check_image_batch, check_image_shape, check_positive
 from .registry import register_model
 
 __all__ = ["Autoencoder", "ConvAutoencoder", "ConvDecoder", "ConvEncoder", "corrupt", "reconstruction_loss"]
-
-
-def _check_input_shape(input_shape: Sequence[int], smallest: int = 1) -> tuple[int, int, int]:
-    shape = tuple(input_shape)
-    if len(shape) != 3:
-        raise ValueError(f"input_shape must be (C, H, W), got {shape!r}")
-    check_positive("input_shape", shape)
-    if min(shape[1:]) < smallest:
-        raise ValueError(f"input_shape {shape!r}: images must be at least {smallest}x{smallest} pixels")
-    return shape  # type: ignore[return-value]
-
-
-def _halved(size: int) -> int:
-    # Spatial size after a 4x4 convolution with stride 2 and padding 1: floor(size / 2).
-    return size // 2
 
 
 @register_model("autoencoder")
@@ -49,7 +34,7 @@ class Autoencoder(nn.Module):
     so the code space is not clipped to positive values.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         hidden_dims: Width of each encoder hidden layer, input side first; the decoder
             uses them in reverse.
         latent_dim: Size of the code (the bottleneck). Smaller codes force the model to
@@ -68,16 +53,17 @@ class Autoencoder(nn.Module):
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         hidden_dims: Sequence[int] = (512, 128),
         latent_dim: int = 12,
     ) -> None:
         super().__init__()
-        self.input_shape = _check_input_shape(input_shape)
+        self.image_shape = check_image_shape(image_shape)
         check_positive("hidden_dims", tuple(hidden_dims))
         check_positive("latent_dim", latent_dim)
         self.latent_dim = latent_dim
-        c, h, w = self.input_shape
+        c, h, w = self.image_shape
         encoder: list[nn.Module] = [nn.Flatten()]
         n_in = c * h * w
         for width in hidden_dims:
@@ -95,7 +81,7 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The code :math:`f(x)`, :math:`(N, d)`, of images :math:`(N, C, H, W)`."""
-        check_image_batch(type(self).__name__, x, self.input_shape)
+        check_image_batch(type(self).__name__, x, self.image_shape)
         return self.encoder(x)  # (N, C, H, W) -> (N, C*H*W) -> ... -> (N, d)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -124,7 +110,7 @@ class ConvEncoder(nn.Module):
     lets a high learning rate train it in a few epochs.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
+        image_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
         base_channels: Channels after the first convolution; the second has twice as many.
         hidden_dim: Width of the fully connected layer between the feature map and the output.
         out_features: Size of the output vector.
@@ -134,13 +120,13 @@ class ConvEncoder(nn.Module):
         - Output: :math:`(N, \\text{out\\_features})`.
     """
 
-    def __init__(self, input_shape: tuple[int, int, int], base_channels: int, hidden_dim: int, out_features: int) -> None:
+    def __init__(self, image_shape: tuple[int, int, int], base_channels: int, hidden_dim: int, out_features: int) -> None:
         super().__init__()
-        c, h, w = _check_input_shape(input_shape, smallest=4)
+        c, h, w = check_image_shape(image_shape, smallest=4)
         check_positive("base_channels", base_channels)
         check_positive("hidden_dim", hidden_dim)
         check_positive("out_features", out_features)
-        h4, w4 = _halved(_halved(h)), _halved(_halved(w))
+        h4, w4 = h // 4, w // 4  # each 4x4 convolution with stride 2 and padding 1 floors the size to half
         self.layers = nn.Sequential(
             nn.Conv2d(c, base_channels, 4, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(base_channels),
@@ -166,7 +152,7 @@ class ConvDecoder(nn.Module):
     two stride-2 transposed convolutions back to the image size, returning logits.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of the images to produce (at least 4x4).
+        image_shape: Shape ``(C, H, W)`` of the images to produce (at least 4x4).
         base_channels: Channels before the last convolution; the first feature map has
             twice as many.
         hidden_dim: Width of the fully connected layer between the code and the feature map.
@@ -177,14 +163,14 @@ class ConvDecoder(nn.Module):
         - Output: :math:`(N, C, H, W)` logits.
     """
 
-    def __init__(self, input_shape: tuple[int, int, int], base_channels: int, hidden_dim: int, latent_dim: int) -> None:
+    def __init__(self, image_shape: tuple[int, int, int], base_channels: int, hidden_dim: int, latent_dim: int) -> None:
         super().__init__()
-        c, h, w = _check_input_shape(input_shape, smallest=4)
+        c, h, w = check_image_shape(image_shape, smallest=4)
         check_positive("base_channels", base_channels)
         check_positive("hidden_dim", hidden_dim)
         check_positive("latent_dim", latent_dim)
-        h2, w2 = _halved(h), _halved(w)
-        h4, w4 = _halved(h2), _halved(w2)
+        h2, w2 = h // 2, w // 2  # the encoder's feature map sizes, which this decoder retraces
+        h4, w4 = h2 // 2, w2 // 2
 
         # A 4x4 transposed convolution with stride 2 and padding 1 doubles the size (the
         # kernel is a multiple of the stride, so no checkerboard); output_padding adds the
@@ -222,7 +208,7 @@ class ConvAutoencoder(nn.Module):
     fully connected autoencoder with the same code size.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
+        image_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
         base_channels: Width of the convolutional stages.
         hidden_dim: Width of the fully connected layer on either side of the code.
         latent_dim: Size of the code (the bottleneck).
@@ -233,26 +219,27 @@ class ConvAutoencoder(nn.Module):
         - Output: :math:`(N, C, H, W)` logits of the reconstruction.
 
     Example:
-        >>> model = ConvAutoencoder(input_shape=(3, 32, 32), base_channels=8, hidden_dim=32, latent_dim=16)
+        >>> model = ConvAutoencoder(image_shape=(3, 32, 32), base_channels=8, hidden_dim=32, latent_dim=16)
         >>> model(torch.zeros(2, 3, 32, 32)).shape
         torch.Size([2, 3, 32, 32])
     """
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         base_channels: int = 16,
         hidden_dim: int = 256,
         latent_dim: int = 32,
     ) -> None:
         super().__init__()
-        self.input_shape = _check_input_shape(input_shape, smallest=4)
+        self.image_shape = check_image_shape(image_shape, smallest=4)
         check_positive("base_channels", base_channels)
         check_positive("hidden_dim", hidden_dim)
         check_positive("latent_dim", latent_dim)
         self.latent_dim = latent_dim
-        self.encoder = ConvEncoder(self.input_shape, base_channels, hidden_dim, latent_dim)
-        self.decoder = ConvDecoder(self.input_shape, base_channels, hidden_dim, latent_dim)
+        self.encoder = ConvEncoder(self.image_shape, base_channels, hidden_dim, latent_dim)
+        self.decoder = ConvDecoder(self.image_shape, base_channels, hidden_dim, latent_dim)
 
     # Only the encoder and decoder differ: r = g(f(x)) is the fully connected model's.
     encode = Autoencoder.encode

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_image_batch, check_positive, check_probability
+from ._checks import check_image_batch, check_image_shape, check_positive, check_probability
 from .registry import register_model
 
 __all__ = ["CNN"]
@@ -31,7 +31,7 @@ class CNN(nn.Module):
     ``features``; the classifier on top is ``classifier``.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         channels: Output channels of each stage's convolution, input side first.
         kernel_size: Side of the square filters (odd, so padding keeps the size).
         num_classes: Number of output logits.
@@ -49,14 +49,15 @@ class CNN(nn.Module):
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         channels: Sequence[int] = (32, 64, 128),
         kernel_size: int = 3,
         num_classes: int = 10,
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
-        check_positive("input_shape", tuple(input_shape))
+        self.image_shape = check_image_shape(image_shape)
         check_positive("channels", tuple(channels))
         check_positive("kernel_size", kernel_size)
         check_positive("num_classes", num_classes)
@@ -65,8 +66,7 @@ class CNN(nn.Module):
             raise ValueError("channels must name at least one stage, got ()")
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd so that padding keeps the image size, got {kernel_size}")
-        self.input_shape = tuple(input_shape)
-        in_channels, height, width = self.input_shape
+        in_channels, height, width = self.image_shape
         if min(height, width) < 2 ** len(channels):
             raise ValueError(
                 f"{len(channels)} pooling stages need images of at least {2 ** len(channels)} pixels a side, "
@@ -97,7 +97,7 @@ class CNN(nn.Module):
         Returns:
             Logits, :math:`(N, K)`.
         """
-        check_image_batch("CNN", x, self.input_shape)
+        check_image_batch("CNN", x, self.image_shape)
         x = self.features(x)  # (N, 1, 28, 28) -> (N, 32, 14, 14) -> (N, 64, 7, 7) -> (N, 128, 3, 3)
         return self.classifier(x)  # (N, 128 * 3 * 3) -> (N, K)
 
@@ -110,7 +110,7 @@ class CNN(nn.Module):
         Returns:
             One tensor per stage, :math:`(N, C_s, H_s, W_s)`.
         """
-        check_image_batch("CNN", x, self.input_shape)
+        check_image_batch("CNN", x, self.image_shape)
         maps = []
         for layer in self.features:
             x = layer(x)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_image_batch, check_positive
+from ._checks import check_image_batch, check_image_shape, check_positive
 from .gan import check_latent_batch
 from .registry import register_model
 
@@ -53,8 +53,7 @@ def stage_sizes(image_shape: tuple[int, int, int]) -> list[int]:
     Raises:
         ValueError: The images are not square, or their side does not halve down to 7 or less.
     """
-    check_positive("image_shape", tuple(image_shape))
-    _, height, width = image_shape
+    _, height, width = check_image_shape(image_shape)
     if height != width:
         raise ValueError(f"DCGAN models need square images, got image_shape={tuple(image_shape)}")
     sizes = [height]
@@ -95,9 +94,9 @@ class DCGANGenerator(nn.Module):
     - 3x32x32: :math:`z` → (N, 256, 4, 4) → (N, 128, 8, 8) → (N, 64, 16, 16) → (N, 3, 32, 32)
 
     Args:
+        image_shape: Shape ``(C, H, W)`` of the generated images (square, e.g. 28 or 32 px).
         latent_dim: Size of the noise vector :math:`z`.
         base_channels: Channels of the last hidden stage; each earlier stage has twice as many.
-        image_shape: Shape ``(C, H, W)`` of the generated images (square, e.g. 28 or 32 px).
 
     Shape:
         - Input: :math:`(N, Z)`, :math:`Z` = ``latent_dim``.
@@ -110,16 +109,17 @@ class DCGANGenerator(nn.Module):
 
     def __init__(
         self,
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         latent_dim: int = 64,
         base_channels: int = 64,
-        image_shape: tuple[int, int, int] = (1, 28, 28),
     ) -> None:
         super().__init__()
+        sizes = stage_sizes(image_shape)
         check_positive("latent_dim", latent_dim)
         check_positive("base_channels", base_channels)
-        sizes = stage_sizes(image_shape)
-        self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
+        self.latent_dim = latent_dim
         upsamplings = len(sizes) - 1
         channels = [base_channels * 2 ** (upsamplings - 1 - i) for i in range(upsamplings)]  # e.g. [128, 64]
         # "Project and reshape": a transposed convolution over a 1x1 input is a linear map
@@ -186,13 +186,14 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(
         self,
+        *,
         image_shape: tuple[int, int, int] = (1, 28, 28),
         base_channels: int = 64,
         batch_norm: bool = True,
     ) -> None:
         super().__init__()
-        check_positive("base_channels", base_channels)
         sizes = stage_sizes(image_shape)
+        check_positive("base_channels", base_channels)
         self.image_shape = tuple(image_shape)
         downsamplings = len(sizes) - 1
         channels = [image_shape[0]] + [base_channels * 2**i for i in range(downsamplings)]  # e.g. [1, 64, 128]
@@ -244,8 +245,8 @@ class WGANCritic(DCGANDiscriminator):
         - Output: :math:`(N,)` scores (not probabilities).
     """
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64) -> None:
-        super().__init__(image_shape, base_channels, batch_norm=False)
+    def __init__(self, *, image_shape: tuple[int, int, int] = (1, 28, 28), base_channels: int = 64) -> None:
+        super().__init__(image_shape=image_shape, base_channels=base_channels, batch_norm=False)
 
 
 def _check_labels(model: str, labels: torch.Tensor, batch: int, num_classes: int) -> None:
@@ -258,10 +259,10 @@ class ConditionalGenerator(nn.Module):
     """A DCGAN generator that draws a requested class: the one-hot label is appended to the noise.
 
     Args:
+        image_shape: Shape ``(C, H, W)`` of the generated images.
         latent_dim: Size of the noise vector :math:`z`.
         num_classes: Number of classes :math:`K`.
         base_channels: As for :class:`DCGANGenerator`.
-        image_shape: Shape ``(C, H, W)`` of the generated images.
 
     Shape:
         - Input: noise :math:`(N, Z)` and labels :math:`(N,)` in :math:`\\{0, \\dots, K-1\\}`.
@@ -277,18 +278,19 @@ class ConditionalGenerator(nn.Module):
 
     def __init__(
         self,
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         latent_dim: int = 64,
         num_classes: int = 10,
         base_channels: int = 64,
-        image_shape: tuple[int, int, int] = (1, 28, 28),
     ) -> None:
         super().__init__()
         check_positive("latent_dim", latent_dim)
         check_positive("num_classes", num_classes)
+        self.image_shape = tuple(image_shape)
         self.latent_dim = latent_dim
         self.num_classes = num_classes
-        self.image_shape = tuple(image_shape)
-        self.generator = DCGANGenerator(latent_dim + num_classes, base_channels, image_shape)
+        self.generator = DCGANGenerator(image_shape=image_shape, latent_dim=latent_dim + num_classes, base_channels=base_channels)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Draw one image of class ``labels[i]`` from each noise vector ``z[i]``."""
@@ -310,8 +312,8 @@ class ConditionalDiscriminator(nn.Module):
     :math:`y`.
 
     Args:
-        num_classes: Number of classes :math:`K`.
         image_shape: Shape ``(C, H, W)`` of the images.
+        num_classes: Number of classes :math:`K`.
         base_channels: As for :class:`DCGANDiscriminator`.
 
     Shape:
@@ -323,15 +325,16 @@ class ConditionalDiscriminator(nn.Module):
 
     def __init__(
         self,
-        num_classes: int = 10,
+        *,
         image_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
         base_channels: int = 64,
     ) -> None:
         super().__init__()
         check_positive("num_classes", num_classes)
-        self.num_classes = num_classes
         self.image_shape = tuple(image_shape)
-        self.discriminator = DCGANDiscriminator(image_shape, base_channels)
+        self.num_classes = num_classes
+        self.discriminator = DCGANDiscriminator(image_shape=image_shape, base_channels=base_channels)
         self.embed = nn.Embedding(num_classes, self.discriminator.feature_dim)
         dcgan_init_(self.embed)
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_image_batch, check_positive, check_probability
+from ._checks import check_image_batch, check_image_shape, check_positive, check_probability
 from .layers import FastDropout
 from .registry import register_model
 
@@ -51,9 +51,9 @@ class Generator(nn.Module):
     so the training images must be scaled to :math:`[-1, 1]` as well.
 
     Args:
+        image_shape: Shape ``(C, H, W)`` of the generated images.
         latent_dim: Size of the noise vector :math:`z`.
         hidden_dims: Width of each hidden layer, noise side first.
-        image_shape: Shape ``(C, H, W)`` of the generated images.
 
     Shape:
         - Input: :math:`(N, Z)` with :math:`Z` = ``latent_dim``.
@@ -66,16 +66,16 @@ class Generator(nn.Module):
 
     def __init__(
         self,
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         latent_dim: int = 64,
         hidden_dims: Sequence[int] = (256, 512),
-        image_shape: tuple[int, int, int] = (1, 28, 28),
     ) -> None:
         super().__init__()
+        self.image_shape = check_image_shape(image_shape)
         check_positive("latent_dim", latent_dim)
         check_positive("hidden_dims", tuple(hidden_dims))
-        check_positive("image_shape", tuple(image_shape))
         self.latent_dim = latent_dim
-        self.image_shape = tuple(image_shape)
         layers: list[nn.Module] = []
         width = latent_dim
         for hidden in hidden_dims:
@@ -122,15 +122,15 @@ class Discriminator(nn.Module):
 
     def __init__(
         self,
+        *,
         image_shape: tuple[int, int, int] = (1, 28, 28),
         hidden_dims: Sequence[int] = (512, 256),
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        check_positive("image_shape", tuple(image_shape))
+        self.image_shape = check_image_shape(image_shape)
         check_positive("hidden_dims", tuple(hidden_dims))
         check_probability("dropout", dropout)
-        self.image_shape = tuple(image_shape)
         c, h, w = self.image_shape
         layers: list[nn.Module] = [nn.Flatten()]
         width = c * h * w

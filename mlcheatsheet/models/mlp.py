@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._checks import check_image_batch, check_positive, check_probability
+from ._checks import check_image_batch, check_image_shape, check_positive, check_probability
 from .layers import FastDropout
 from .registry import register_model
 
@@ -29,7 +29,7 @@ class MLP(nn.Module):
     :func:`~torch.nn.functional.cross_entropy`, never with a softmax of its own).
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         hidden_dims: Width of each hidden layer, input side first.
         num_classes: Number of output logits.
         dropout: Probability of zeroing a hidden unit during training.
@@ -46,18 +46,19 @@ class MLP(nn.Module):
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         hidden_dims: Sequence[int] = (512, 256),
         num_classes: int = 10,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        check_positive("input_shape", tuple(input_shape))
+        self.image_shape = check_image_shape(image_shape)
         check_positive("hidden_dims", tuple(hidden_dims))
         check_positive("num_classes", num_classes)
         check_probability("dropout", dropout)
-        self.input_shape = tuple(input_shape)
-        in_features = self.input_shape[0] * self.input_shape[1] * self.input_shape[2]
+        c, h, w = self.image_shape
+        in_features = c * h * w
         layers: list[nn.Module] = [nn.Flatten()]
         for width in hidden_dims:
             # BatchNorm makes the MLP insensitive to the input scale and lets a high
@@ -78,5 +79,5 @@ class MLP(nn.Module):
         Returns:
             Logits, :math:`(N, K)`.
         """
-        check_image_batch("MLP", x, self.input_shape)
+        check_image_batch("MLP", x, self.image_shape)
         return self.layers(x)  # (N, C, H, W) -> (N, C*H*W) -> ... -> (N, K)

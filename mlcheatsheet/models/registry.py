@@ -36,15 +36,13 @@ class ModelConfig:
     Attributes:
         name: The registry name of its builder, e.g. ``"mlp"``.
         kwargs: Every argument of the builder by keyword, defaults included, so
-            ``build_model(name, **kwargs)`` builds the same architecture again.
+            ``build_model(name, **kwargs)`` builds the same architecture again. Checkpoints
+            store these names, so renaming an argument needs a new checkpoint format
+            version that maps the old name (see :mod:`mlcheatsheet.checkpoint`).
     """
 
     name: str
     kwargs: dict[str, Any]
-
-    def build(self) -> nn.Module:
-        """A new model with this configuration (freshly initialised weights)."""
-        return build_model(self.name, **self.kwargs)
 
 
 def register_model(name: str) -> Callable[[B], B]:

@@ -25,7 +25,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ._checks import check_image_batch, check_positive
+from ._checks import check_image_batch, check_image_shape, check_positive
 from .registry import register_model
 
 __all__ = [
@@ -41,10 +41,8 @@ __all__ = [
 ]
 
 
-def _shortcut(in_channels: int, out_channels: int, stride: int) -> nn.Module:
-    """Identity when the shapes agree, else the paper's option B: a strided 1×1 conv + BN."""
-    if stride == 1 and in_channels == out_channels:
-        return nn.Identity()
+def _projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
+    """The paper's option B shortcut for a block that changes the shape: a strided 1×1 conv + BN."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
         nn.BatchNorm2d(out_channels),
@@ -56,13 +54,16 @@ class BasicBlock(nn.Module):
 
     Computes :math:`y = \\mathrm{ReLU}(F(x) + S(x))` with
     :math:`F = \\mathrm{BN} \\circ \\mathrm{conv}_{3\\times3} \\circ \\mathrm{ReLU} \\circ
-    \\mathrm{BN} \\circ \\mathrm{conv}_{3\\times3}` and :math:`S` the identity, or a projection
-    (1×1 conv + BN) when ``stride > 1`` or the channel count changes.
+    \\mathrm{BN} \\circ \\mathrm{conv}_{3\\times3}` and :math:`S` the identity, or the
+    projection (1×1 conv + BN) that :class:`~mlcheatsheet.models.resnet.ResNet` hands to a
+    block with ``stride > 1`` or a change in the channel count.
 
     Args:
         in_channels: Channels of the input.
         channels: Width of the block; it outputs ``channels * expansion`` channels.
         stride: Stride of the first convolution (2 halves the resolution).
+        shortcut: :math:`S`, a module that maps the input to the output's shape; ``None``
+            for the identity.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`.
@@ -71,8 +72,10 @@ class BasicBlock(nn.Module):
 
     #: Output channels per unit of ``channels``.
     expansion: ClassVar[int] = 1
+    #: Whether the block adds its input back (``False``: the layer builder gives it no shortcut).
+    residual: ClassVar[bool] = True
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None) -> None:
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=3, stride=stride, padding=1, bias=False)
@@ -80,13 +83,14 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
+        self.shortcut = shortcut  # None: the identity, as torchvision's ``downsample``
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return :math:`\\mathrm{ReLU}(F(x) + S(x))`."""
         out = self.relu(self.bn1(self.conv1(x)))  # (N, channels, H/s, W/s)
         out = self.bn2(self.conv2(out))  # (N, channels * expansion, H/s, W/s)
-        return self.relu(out + self.shortcut(x))
+        identity = x if self.shortcut is None else self.shortcut(x)  # the same shape as out
+        return self.relu(out + identity)
 
 
 class Bottleneck(nn.Module):
@@ -101,6 +105,7 @@ class Bottleneck(nn.Module):
         channels: Width of the inner 3×3 convolution; the block outputs
             ``channels * expansion`` channels.
         stride: Stride of the 3×3 convolution (2 halves the resolution).
+        shortcut: :math:`S`, as for :class:`~mlcheatsheet.models.resnet.BasicBlock`.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`.
@@ -109,8 +114,10 @@ class Bottleneck(nn.Module):
 
     #: Output channels per unit of ``channels``.
     expansion: ClassVar[int] = 4
+    #: Whether the block adds its input back.
+    residual: ClassVar[bool] = True
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None) -> None:
         super().__init__()
         out_channels = channels * self.expansion
         self.conv1 = nn.Conv2d(in_channels, channels, kernel_size=1, bias=False)
@@ -122,30 +129,36 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(channels, out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = _shortcut(in_channels, out_channels, stride)
+        self.shortcut = shortcut  # None: the identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return :math:`\\mathrm{ReLU}(F(x) + S(x))`."""
         out = self.relu(self.bn1(self.conv1(x)))  # (N, channels, H, W)
         out = self.relu(self.bn2(self.conv2(out)))  # (N, channels, H/s, W/s)
         out = self.bn3(self.conv3(out))  # (N, 4 * channels, H/s, W/s)
-        return self.relu(out + self.shortcut(x))
+        identity = x if self.shortcut is None else self.shortcut(x)  # the same shape as out
+        return self.relu(out + identity)
 
 
 class PlainBlock(BasicBlock):
     """A :class:`~mlcheatsheet.models.resnet.BasicBlock` without its shortcut: :math:`y = \\mathrm{ReLU}(F(x))`.
 
     Stacking these gives the paper's "plain" baseline, the same depth and convolutions as
-    the residual network but with nothing to carry the signal past a block.
+    the residual network but with nothing to carry the signal past a block. It takes the
+    arguments of :class:`~mlcheatsheet.models.resnet.BasicBlock`; ``shortcut`` must be ``None``
+    (``residual = False`` tells the layer builder not to make one).
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`.
         - Output: :math:`(N, \\mathrm{channels}, \\lceil H/s \\rceil, \\lceil W/s \\rceil)`.
     """
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+    residual: ClassVar[bool] = False
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, shortcut: nn.Module | None = None) -> None:
+        if shortcut is not None:
+            raise ValueError("a PlainBlock has no shortcut; build it with shortcut=None")
         super().__init__(in_channels, channels, stride)
-        self.shortcut = None  # type: ignore[assignment]  # no shortcut, hence no parameters for it
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return :math:`\\mathrm{ReLU}(F(x))`."""
@@ -160,11 +173,11 @@ class ResNet(nn.Module):
     """A stem, stages of residual blocks, global average pooling and a linear classifier.
 
     Stage :math:`s` stacks ``layers[s]`` blocks of width ``widths[s]``; every stage after
-    the first starts with a stride-2 block that halves the resolution (and therefore uses
-    a projection shortcut). Two stems are available: ``"imagenet"`` (7×7 stride-2
-    convolution and 3×3 max-pool, as in the paper, for 224×224 photographs) and
-    ``"small"`` (one 3×3 convolution at full resolution, as in the paper's CIFAR-10
-    networks), which suits 28×28 digits.
+    the first starts with a stride-2 block that halves the resolution (and therefore gets
+    a projection shortcut, unless the block is not ``residual``). Two stems are available:
+    ``"imagenet"`` (7×7 stride-2 convolution and 3×3 max-pool, as in the paper, for 224×224
+    photographs) and ``"small"`` (one 3×3 convolution at full resolution, as in the paper's
+    CIFAR-10 networks), which suits 28×28 digits.
 
     Prefer the builders :func:`~mlcheatsheet.models.resnet.resnet_small`, :func:`~mlcheatsheet.models.resnet.plain_small`, :func:`~mlcheatsheet.models.resnet.resnet18` and
     :func:`~mlcheatsheet.models.resnet.resnet50` to calling this class directly.
@@ -173,7 +186,7 @@ class ResNet(nn.Module):
         block: :class:`~mlcheatsheet.models.resnet.BasicBlock`, :class:`~mlcheatsheet.models.resnet.Bottleneck` or :class:`~mlcheatsheet.models.resnet.PlainBlock`.
         layers: Number of blocks in each stage.
         widths: Width (``channels`` argument of the block) of each stage.
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         num_classes: Number of output logits.
         stem: ``"small"`` or ``"imagenet"``.
         stem_channels: Output channels of the stem.
@@ -185,17 +198,17 @@ class ResNet(nn.Module):
 
     def __init__(
         self,
+        *,
         block: Block,
         layers: Sequence[int],
         widths: Sequence[int],
-        *,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         num_classes: int = 10,
         stem: str = "small",
         stem_channels: int = 16,
     ) -> None:
         super().__init__()
-        check_positive("input_shape", tuple(input_shape))
+        self.image_shape = check_image_shape(image_shape)
         check_positive("layers", tuple(layers))
         check_positive("widths", tuple(widths))
         check_positive("num_classes", num_classes)
@@ -204,8 +217,7 @@ class ResNet(nn.Module):
             raise ValueError(f"layers and widths must name the same, non-zero number of stages, got {tuple(layers)} and {tuple(widths)}")
         if stem not in ("small", "imagenet"):
             raise ValueError(f"unknown stem {stem!r}; choose 'small' or 'imagenet'")
-        self.input_shape = tuple(input_shape)
-        in_channels = self.input_shape[0]
+        in_channels = self.image_shape[0]
         if stem == "small":
             stem_layers: list[nn.Module] = [nn.Conv2d(in_channels, stem_channels, kernel_size=3, padding=1, bias=False)]
         else:
@@ -226,15 +238,25 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def _make_layer(self, block: Block, channels: int, count: int, stride: int) -> nn.Sequential:
-        """One stage: a (possibly strided) first block, then ``count - 1`` identity blocks."""
-        blocks = [block(self.in_channels, channels, stride)]
-        self.in_channels = channels * block.expansion
-        blocks += [block(self.in_channels, channels, 1) for _ in range(count - 1)]
+        """One stage: a (possibly strided) first block, then ``count - 1`` blocks that keep the shape.
+
+        The stage decides each block's shortcut, as torchvision's ``_make_layer`` does: a
+        projection where a residual block changes the shape, else none (the identity).
+        Building the projection before its block changes no initial weight: every
+        convolution is drawn again, in module order, once the whole network exists.
+        """
+        out_channels = channels * block.expansion
+        shortcut = None
+        if block.residual and (stride != 1 or self.in_channels != out_channels):
+            shortcut = _projection(self.in_channels, out_channels, stride)
+        blocks = [block(self.in_channels, channels, stride, shortcut)]
+        self.in_channels = out_channels
+        blocks += [block(self.in_channels, channels) for _ in range(count - 1)]
         return nn.Sequential(*blocks)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled features the classifier sees, :math:`(N, D)`."""
-        check_image_batch(type(self).__name__, x, self.input_shape)
+        check_image_batch(type(self).__name__, x, self.image_shape)
         x = self.stem(self.normalize(x))  # small stem: (N, 16, 28, 28)
         x = self.stages(x)  # small ResNet: (N, 16, 28, 28) -> (N, 32, 14, 14) -> (N, 64, 7, 7)
         return torch.flatten(self.pool(x), 1)  # (N, 64)
@@ -251,23 +273,20 @@ class ResNet(nn.Module):
         return self.fc(self.features(x))  # (N, D) -> (N, K)
 
 
-def _resnet(
-    block: Block,
-    layers: Sequence[int],
-    widths: Sequence[int],
-    *,
-    stem: str,
-    stem_channels: int,
-    input_shape: tuple[int, int, int],
-    num_classes: int,
+def _small(
+    block: Block, *, image_shape: tuple[int, int, int], num_classes: int, blocks_per_stage: int, base_channels: int
 ) -> ResNet:
-    return ResNet(block, layers, widths, input_shape=input_shape, num_classes=num_classes, stem=stem, stem_channels=stem_channels)
+    """The CIFAR-style layout of the paper: three stages of ``block`` at widths 1x, 2x and 4x ``base_channels``."""
+    check_positive("blocks_per_stage", blocks_per_stage)
+    check_positive("base_channels", base_channels)
+    return ResNet(block=block, layers=(blocks_per_stage,) * 3, widths=(base_channels, 2 * base_channels, 4 * base_channels),
+                  image_shape=image_shape, num_classes=num_classes, stem="small", stem_channels=base_channels)
 
 
 @register_model("resnet")
 def resnet_small(
     *,
-    input_shape: tuple[int, int, int] = (1, 28, 28),
+    image_shape: tuple[int, int, int] = (1, 28, 28),
     num_classes: int = 10,
     blocks_per_stage: int = 2,
     base_channels: int = 16,
@@ -279,7 +298,7 @@ def resnet_small(
     :math:`6 \\cdot \\mathrm{blocks\\_per\\_stage} + 2` layers with weights (14 by default).
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         num_classes: Number of output logits.
         blocks_per_stage: Blocks in each of the three stages.
         base_channels: Channels of the stem and of the first stage.
@@ -288,17 +307,14 @@ def resnet_small(
         >>> resnet_small(blocks_per_stage=1)(torch.zeros(2, 1, 28, 28)).shape
         torch.Size([2, 10])
     """
-    check_positive("blocks_per_stage", blocks_per_stage)
-    check_positive("base_channels", base_channels)
-    widths = (base_channels, 2 * base_channels, 4 * base_channels)
-    return _resnet(BasicBlock, (blocks_per_stage,) * 3, widths, stem="small", stem_channels=base_channels,
-                   input_shape=input_shape, num_classes=num_classes)
+    return _small(BasicBlock, image_shape=image_shape, num_classes=num_classes, blocks_per_stage=blocks_per_stage,
+                  base_channels=base_channels)
 
 
 @register_model("plain")
 def plain_small(
     *,
-    input_shape: tuple[int, int, int] = (1, 28, 28),
+    image_shape: tuple[int, int, int] = (1, 28, 28),
     num_classes: int = 10,
     blocks_per_stage: int = 2,
     base_channels: int = 16,
@@ -306,16 +322,13 @@ def plain_small(
     """:func:`~mlcheatsheet.models.resnet.resnet_small` with :class:`~mlcheatsheet.models.resnet.PlainBlock`: the same depth and widths, no skips.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         num_classes: Number of output logits.
         blocks_per_stage: Blocks in each of the three stages.
         base_channels: Channels of the stem and of the first stage.
     """
-    check_positive("blocks_per_stage", blocks_per_stage)
-    check_positive("base_channels", base_channels)
-    widths = (base_channels, 2 * base_channels, 4 * base_channels)
-    return _resnet(PlainBlock, (blocks_per_stage,) * 3, widths, stem="small", stem_channels=base_channels,
-                   input_shape=input_shape, num_classes=num_classes)
+    return _small(PlainBlock, image_shape=image_shape, num_classes=num_classes, blocks_per_stage=blocks_per_stage,
+                  base_channels=base_channels)
 
 
 # torchvision's file names for the ImageNet weights (IMAGENET1K_V1) of the two layouts.
@@ -373,7 +386,7 @@ def _load_imagenet(model: ResNet, arch: str) -> None:
             key = key.replace("conv1.", "stem.0.").replace("bn1.", "stem.1.")
         ours[key] = value
     stem = ours["stem.0.weight"]  # (64, 3, 7, 7)
-    in_channels = model.input_shape[0]
+    in_channels = model.image_shape[0]
     if in_channels != stem.shape[1]:
         # A grey pixel g is the colour pixel (g, g, g): filters summed over their colour
         # channels (and shared among the input channels) give the same response.
@@ -391,13 +404,13 @@ def _standard(
     layers: Sequence[int],
     *,
     weights: str | None,
-    input_shape: tuple[int, int, int],
+    image_shape: tuple[int, int, int],
     num_classes: int,
 ) -> ResNet:
     if weights not in (None, "imagenet"):
         raise ValueError(f"weights must be None or 'imagenet', got {weights!r}")
-    model = _resnet(block, layers, (64, 128, 256, 512), stem="imagenet", stem_channels=64,
-                    input_shape=input_shape, num_classes=num_classes)
+    model = ResNet(block=block, layers=layers, widths=(64, 128, 256, 512), image_shape=image_shape,
+                   num_classes=num_classes, stem="imagenet", stem_channels=64)
     if weights == "imagenet":
         _load_imagenet(model, arch)
     return model
@@ -407,7 +420,7 @@ def _standard(
 def resnet18(
     *,
     weights: str | None = None,
-    input_shape: tuple[int, int, int] = (1, 28, 28),
+    image_shape: tuple[int, int, int] = (1, 28, 28),
     num_classes: int = 10,
 ) -> ResNet:
     """ResNet-18: the paper's 18-layer layout, :class:`~mlcheatsheet.models.resnet.BasicBlock` × (2, 2, 2, 2).
@@ -416,31 +429,31 @@ def resnet18(
         weights: ``None`` for random initialisation, or ``"imagenet"`` to load
             torchvision's ImageNet weights from the local torch cache (never downloaded;
             see :func:`~mlcheatsheet.models.resnet.imagenet_weights_path`). The classifier is always new.
-        input_shape: Shape ``(C, H, W)`` of one input image; with ImageNet weights and
+        image_shape: Shape ``(C, H, W)`` of one input image; with ImageNet weights and
             one channel, the first filters are summed over their colour channels.
         num_classes: Number of output logits.
 
     Raises:
         FileNotFoundError: ``weights="imagenet"`` but the file is not in the cache.
     """
-    return _standard("resnet18", BasicBlock, (2, 2, 2, 2), weights=weights, input_shape=input_shape, num_classes=num_classes)
+    return _standard("resnet18", BasicBlock, (2, 2, 2, 2), weights=weights, image_shape=image_shape, num_classes=num_classes)
 
 
 @register_model("resnet50")
 def resnet50(
     *,
     weights: str | None = None,
-    input_shape: tuple[int, int, int] = (1, 28, 28),
+    image_shape: tuple[int, int, int] = (1, 28, 28),
     num_classes: int = 10,
 ) -> ResNet:
     """ResNet-50: the paper's 50-layer layout, :class:`~mlcheatsheet.models.resnet.Bottleneck` × (3, 4, 6, 3).
 
     Args:
         weights: ``None`` or ``"imagenet"``, as for :func:`~mlcheatsheet.models.resnet.resnet18`.
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         num_classes: Number of output logits.
 
     Raises:
         FileNotFoundError: ``weights="imagenet"`` but the file is not in the cache.
     """
-    return _standard("resnet50", Bottleneck, (3, 4, 6, 3), weights=weights, input_shape=input_shape, num_classes=num_classes)
+    return _standard("resnet50", Bottleneck, (3, 4, 6, 3), weights=weights, image_shape=image_shape, num_classes=num_classes)

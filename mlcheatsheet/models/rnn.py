@@ -15,14 +15,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_image_batch, check_positive, check_probability
+from ._checks import check_image_batch, check_image_shape, check_positive, check_probability
 from .registry import register_model
 
 __all__ = ["CELLS", "RecurrentClassifier", "gru", "lstm", "rnn"]
 
 #: The recurrent cells, by name, with the ``torch.nn`` layer that runs each.
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # stacked weight blocks per cell
 
 
 class RecurrentClassifier(nn.Module):
@@ -38,7 +37,7 @@ class RecurrentClassifier(nn.Module):
     (Jozefowicz et al. 2015), so it begins by remembering.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image.
+        image_shape: Shape ``(C, H, W)`` of one input image.
         cell: ``"rnn"`` (tanh), ``"lstm"`` or ``"gru"``.
         hidden_size: Size of the hidden state :math:`h_t`.
         num_layers: Stacked recurrent layers.
@@ -57,7 +56,8 @@ class RecurrentClassifier(nn.Module):
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         cell: str = "lstm",
         hidden_size: int = 128,
         num_layers: int = 1,
@@ -65,7 +65,7 @@ class RecurrentClassifier(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        check_positive("input_shape", tuple(input_shape))
+        self.image_shape = check_image_shape(image_shape)
         check_positive("hidden_size", hidden_size)
         check_positive("num_layers", num_layers)
         check_positive("num_classes", num_classes)
@@ -74,9 +74,8 @@ class RecurrentClassifier(nn.Module):
             raise ValueError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
         if dropout > 0 and num_layers == 1:
             raise ValueError("dropout acts between stacked layers: it needs num_layers > 1")
-        self.input_shape = tuple(input_shape)
         self.cell = cell
-        channels, _, width = self.input_shape
+        channels, _, width = self.image_shape
         self.recurrent = CELLS[cell](channels * width, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout)
         self.fc = nn.Linear(hidden_size, num_classes)
         self._init_recurrent(hidden_size)
@@ -100,7 +99,7 @@ class RecurrentClassifier(nn.Module):
         Returns:
             Logits, :math:`(N, K)`.
         """
-        check_image_batch(f"RecurrentClassifier({self.cell!r})", x, self.input_shape)
+        check_image_batch(f"RecurrentClassifier({self.cell!r})", x, self.image_shape)
         n, c, h, w = x.shape
         rows = x.permute(0, 2, 1, 3).reshape(n, h, c * w)  # (N, T=H, C*W): row t is step t
         return self.classify_sequence(rows)
@@ -126,18 +125,18 @@ class RecurrentClassifier(nn.Module):
 
 
 @register_model("rnn")
-def rnn(*, input_shape: tuple[int, int, int] = (1, 28, 28), hidden_size: int = 128, num_classes: int = 10) -> RecurrentClassifier:
+def rnn(*, image_shape: tuple[int, int, int] = (1, 28, 28), hidden_size: int = 128, num_classes: int = 10) -> RecurrentClassifier:
     """A vanilla (Elman, tanh) RNN row reader; see :class:`~mlcheatsheet.models.rnn.RecurrentClassifier`."""
-    return RecurrentClassifier(input_shape=input_shape, cell="rnn", hidden_size=hidden_size, num_classes=num_classes)
+    return RecurrentClassifier(image_shape=image_shape, cell="rnn", hidden_size=hidden_size, num_classes=num_classes)
 
 
 @register_model("lstm")
-def lstm(*, input_shape: tuple[int, int, int] = (1, 28, 28), hidden_size: int = 128, num_classes: int = 10) -> RecurrentClassifier:
+def lstm(*, image_shape: tuple[int, int, int] = (1, 28, 28), hidden_size: int = 128, num_classes: int = 10) -> RecurrentClassifier:
     """An LSTM row reader; see :class:`~mlcheatsheet.models.rnn.RecurrentClassifier`."""
-    return RecurrentClassifier(input_shape=input_shape, cell="lstm", hidden_size=hidden_size, num_classes=num_classes)
+    return RecurrentClassifier(image_shape=image_shape, cell="lstm", hidden_size=hidden_size, num_classes=num_classes)
 
 
 @register_model("gru")
-def gru(*, input_shape: tuple[int, int, int] = (1, 28, 28), hidden_size: int = 128, num_classes: int = 10) -> RecurrentClassifier:
+def gru(*, image_shape: tuple[int, int, int] = (1, 28, 28), hidden_size: int = 128, num_classes: int = 10) -> RecurrentClassifier:
     """A GRU row reader; see :class:`~mlcheatsheet.models.rnn.RecurrentClassifier`."""
-    return RecurrentClassifier(input_shape=input_shape, cell="gru", hidden_size=hidden_size, num_classes=num_classes)
+    return RecurrentClassifier(image_shape=image_shape, cell="gru", hidden_size=hidden_size, num_classes=num_classes)

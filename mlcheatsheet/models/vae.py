@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_image_batch, check_positive
-from .autoencoder import ConvDecoder, ConvEncoder, _check_input_shape
+from ._checks import check_image_batch, check_image_shape, check_positive
+from .autoencoder import ConvDecoder, ConvEncoder
 from .registry import register_model
 
 __all__ = ["VAE", "reparameterize", "vae_loss"]
@@ -55,7 +55,7 @@ class VAE(nn.Module):
     :math:`p(x \\mid z)`.
 
     Args:
-        input_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
+        image_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
         base_channels: Width of the convolutional stages.
         hidden_dim: Width of the fully connected layer on either side of the code.
         latent_dim: Dimension :math:`d` of the latent code :math:`z`.
@@ -74,23 +74,24 @@ class VAE(nn.Module):
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int] = (1, 28, 28),
+        *,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
         base_channels: int = 16,
         hidden_dim: int = 256,
         latent_dim: int = 16,
     ) -> None:
         super().__init__()
-        self.input_shape = _check_input_shape(input_shape, smallest=4)
+        self.image_shape = check_image_shape(image_shape, smallest=4)
         check_positive("base_channels", base_channels)
         check_positive("hidden_dim", hidden_dim)
         check_positive("latent_dim", latent_dim)
         self.latent_dim = latent_dim
-        self.encoder = ConvEncoder(self.input_shape, base_channels, hidden_dim, 2 * latent_dim)
-        self.decoder = ConvDecoder(self.input_shape, base_channels, hidden_dim, latent_dim)
+        self.encoder = ConvEncoder(self.image_shape, base_channels, hidden_dim, 2 * latent_dim)
+        self.decoder = ConvDecoder(self.image_shape, base_channels, hidden_dim, latent_dim)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The mean and log-variance of :math:`q(z \\mid x)`, each :math:`(N, d)`."""
-        check_image_batch(type(self).__name__, x, self.input_shape)
+        check_image_batch(type(self).__name__, x, self.image_shape)
         mean, logvar = self.encoder(x).chunk(2, dim=1)  # (N, 2d) -> 2 x (N, d)
         return mean, logvar
 

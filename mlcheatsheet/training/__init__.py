@@ -1,0 +1,63 @@
+"""Training: the engine every loop runs on, the objectives of each model family, adversarial training.
+
+- :mod:`~mlcheatsheet.training.engine`: ``TrainConfig``, ``History``, the run harness and
+  ``fit``, which trains any model on any per-batch loss.
+- :mod:`~mlcheatsheet.training.objectives`: ``fit_classifier``, ``fit_autoencoder``,
+  ``fit_vae`` and their ``evaluate_*`` functions.
+- :mod:`~mlcheatsheet.training.adversarial`: ``fit_gan`` and the two updates it alternates,
+  ``discriminator_step`` and ``generator_step``.
+- :mod:`~mlcheatsheet.training.scorer`: ``fid_scorer``, the classifier behind FID.
+
+The names below are re-exported here, where the gallery and earlier code import them from;
+so are the runtime and transfer helpers that used to live in this module.
+"""
+
+from ..metrics import input_gradient_per_row
+from ..runtime import THREADS_ENV, autocast, configure_backends, configure_threads, mixed_precision_dtype, use_channels_last
+from ..transfer import freeze_backbone, with_new_head
+from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_images
+from .engine import (
+    History,
+    TrainConfig,
+    TrainingDivergedError,
+    count_parameters,
+    fit,
+    make_optimizer,
+    predict,
+    training_steps_taken,
+)
+from .objectives import evaluate_autoencoder, evaluate_classifier, evaluate_vae, fit_autoencoder, fit_classifier, fit_vae
+from .scorer import fid_scorer
+
+__all__ = [
+    "THREADS_ENV",
+    "GanCollapseWarning",
+    "GanConfig",
+    "GanHistory",
+    "History",
+    "TrainConfig",
+    "TrainingDivergedError",
+    "autocast",
+    "configure_backends",
+    "configure_threads",
+    "count_parameters",
+    "detect_collapse",
+    "evaluate_autoencoder",
+    "evaluate_classifier",
+    "evaluate_vae",
+    "fid_scorer",
+    "fit",
+    "fit_autoencoder",
+    "fit_classifier",
+    "fit_gan",
+    "fit_vae",
+    "freeze_backbone",
+    "input_gradient_per_row",
+    "make_optimizer",
+    "mixed_precision_dtype",
+    "predict",
+    "sample_images",
+    "training_steps_taken",
+    "use_channels_last",
+    "with_new_head",
+]

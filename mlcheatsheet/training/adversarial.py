@@ -1,0 +1,585 @@
+"""Adversarial training: the GAN objectives, one discriminator and one generator step, and :func:`fit_gan`.
+
+Goodfellow et al. 2014 (https://arxiv.org/abs/1406.2661) train a discriminator :math:`D`
+to tell real images from generated ones and a generator :math:`G` to fool it, one update
+of each in turn. :func:`discriminator_step` and :func:`generator_step` are those two
+updates, exactly as :func:`fit_gan` runs them; the objective (:data:`OBJECTIVES`) decides
+the losses: the original minimax game, its non-saturating variant, or the Wasserstein
+critic with a gradient penalty (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..data import Dataset
+from ..metrics import FIDScorer, mean_pairwise_distance
+from ..models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
+from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
+from ..runtime import Runtime, check_precision
+from .engine import LossTracker, Run, TrainingDivergedError, start_run
+
+__all__ = [
+    "OBJECTIVES",
+    "AdversarialObjective",
+    "GanCollapseWarning",
+    "GanConfig",
+    "GanHistory",
+    "Players",
+    "WeightAverage",
+    "detect_collapse",
+    "discriminator_step",
+    "fit_gan",
+    "generator_step",
+    "sample_images",
+]
+
+
+@dataclass(frozen=True)
+class AdversarialObjective:
+    """The two losses of one GAN objective.
+
+    Attributes:
+        discriminator: ``(scores of real images, scores of generated images) -> loss`` of D.
+        generator: ``scores of generated images -> loss`` of G.
+        gradient_penalty: Whether D's loss adds the WGAN-GP penalty.
+        probabilities: Whether D's outputs are logits of a probability (logged as
+            :math:`D(x) = \\sigma(\\ell)`), rather than unbounded critic scores.
+    """
+
+    discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    generator: Callable[[torch.Tensor], torch.Tensor]
+    gradient_penalty: bool = False
+    probabilities: bool = True
+
+    def shown(self, scores: torch.Tensor) -> torch.Tensor:
+        """The mean of ``scores`` as logged: :math:`D(x)` for logits, the critic score otherwise."""
+        return torch.sigmoid(scores).mean() if self.probabilities else scores.mean()
+
+
+#: The objectives :class:`GanConfig` can name.
+OBJECTIVES: dict[str, AdversarialObjective] = {
+    "non-saturating": AdversarialObjective(discriminator_loss, non_saturating_generator_loss),
+    "minimax": AdversarialObjective(discriminator_loss, minimax_generator_loss),
+    "wgan-gp": AdversarialObjective(critic_loss, wasserstein_generator_loss, gradient_penalty=True, probabilities=False),
+}
+
+
+class GanCollapseWarning(UserWarning):
+    """Issued when GAN training shows the signs of collapse (see :func:`detect_collapse`)."""
+
+
+@dataclass
+class GanConfig:
+    """Settings of one adversarial training run (the networks' hyper-parameters live on them).
+
+    The defaults are the DCGAN recipe (Adam, learning rate 2e-4, :math:`\\beta_1 = 0.5`); the
+    budgets module sets ``steps`` and ``batch_size`` per build mode and device.
+    """
+
+    steps: int = 2000  # generator updates
+    batch_size: int = 64  # real and generated images per discriminator update
+    lr_generator: float = 2e-4  # two time-scale rule (Heusel et al. 2017): D may learn faster
+    lr_discriminator: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)  # Radford et al.: beta1 = 0.9 oscillates
+    loss: str = "non-saturating"  # a key of OBJECTIVES: "non-saturating", "minimax" or "wgan-gp"
+    critic_steps: int = 1  # discriminator updates per generator update (WGAN-GP: 5)
+    gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp only)
+    ema: float = 0.0  # decay of the moving average of the generator's weights; 0 disables it
+    log_every: int = 50  # steps per logged loss / D(x) / D(G(z)) value (one host sync each)
+    eval_every: int = 250  # steps between FID evaluations and fixed-noise snapshots
+    eval_samples: int = 1000  # generated images per FID evaluation
+    fixed_samples: int = 64  # images drawn from the fixed noise batch at every snapshot
+    channels_last: bool | None = None  # None: on for conv nets on CPU/CUDA (see runtime.use_channels_last)
+    precision: str = "auto"  # "auto": bf16/fp16 autocast on CUDA, float32 elsewhere (see runtime)
+    seed: int = 0  # seeds batches, noise and every random choice of the run
+    collapse_d_loss: float = 0.05  # discriminator loss below this ...
+    collapse_window: int = 4  # ... for this many consecutive logged intervals means collapse
+    collapse_diversity: float = 0.1  # sample diversity (vs real images) below this means collapse
+    collapse_warmup: int = 200  # steps before the collapse checks start (a fresh generator is not diverse yet)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "critic_steps", "log_every", "eval_every", "eval_samples", "fixed_samples", "collapse_window"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not (self.lr_generator > 0 and self.lr_discriminator > 0):
+            raise ValueError(f"learning rates must be positive, got {self.lr_generator} and {self.lr_discriminator}")
+        if self.loss not in OBJECTIVES:
+            raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of: {', '.join(OBJECTIVES)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        if self.eval_samples < 2:
+            raise ValueError(f"eval_samples must be at least 2, got {self.eval_samples}")
+        check_precision(self.precision)
+
+
+@dataclass
+class GanHistory:
+    """What happened during adversarial training.
+
+    Attributes:
+        loss: The loss that was trained (``GanConfig.loss``).
+        log_steps: Generator step at the end of each logged interval.
+        seconds: Wall-clock seconds since the start, at each logged interval.
+        generator_loss: Mean generator loss over each interval.
+        discriminator_loss: Mean discriminator (critic) loss over each interval, penalty included.
+        d_real: Mean :math:`D(x)` over each interval (critic score for WGAN-GP).
+        d_fake: Mean :math:`D(G(z))` over each interval (critic score for WGAN-GP).
+        gradient_penalty: Mean gradient penalty per interval (WGAN-GP only).
+        eval_steps: Generator steps at which samples were evaluated (0 = before training).
+        fid: FID of the evaluated generator against the *training* images (model selection).
+        min_class_share: Share of the rarest predicted class at each evaluation.
+        mean_confidence: Classifier's mean top probability at each evaluation.
+        conditional_accuracy: Share classified as the requested class (conditional models).
+        diversity: Mean pairwise distance of samples divided by that of real images.
+        snapshots: Images from the fixed noise batch at each evaluation, pixels in
+            :math:`[0, 1]`, on the CPU.
+        fixed_noise: The fixed noise batch, :math:`(M, Z)`, on the CPU.
+        fixed_labels: Its labels for a conditional generator (``None`` otherwise).
+        best_step: Evaluation step whose generator was kept (lowest FID).
+        best_fid: Its FID against the training images.
+        collapse: Signs of collapse found, one message each (empty when training was healthy).
+        steps: Generator updates taken.
+        discriminator_steps: Discriminator updates taken.
+        samples: Real images seen by the discriminator.
+        total_seconds: Wall-clock seconds of the whole run, evaluations included.
+    """
+
+    loss: str = "non-saturating"
+    log_steps: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    generator_loss: list[float] = field(default_factory=list)
+    discriminator_loss: list[float] = field(default_factory=list)
+    d_real: list[float] = field(default_factory=list)
+    d_fake: list[float] = field(default_factory=list)
+    gradient_penalty: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    fid: list[float] = field(default_factory=list)
+    min_class_share: list[float] = field(default_factory=list)
+    mean_confidence: list[float] = field(default_factory=list)
+    conditional_accuracy: list[float] = field(default_factory=list)
+    diversity: list[float] = field(default_factory=list)
+    snapshots: list[torch.Tensor] = field(default_factory=list)
+    fixed_noise: torch.Tensor | None = None
+    fixed_labels: torch.Tensor | None = None
+    best_step: int = 0
+    best_fid: float = float("nan")
+    collapse: list[str] = field(default_factory=list)
+    steps: int = 0
+    discriminator_steps: int = 0
+    samples: int = 0
+    total_seconds: float = 0.0
+
+    def collapse_report(self) -> str:
+        """One line per sign of collapse, or a line saying none was found."""
+        if not self.collapse:
+            return "Collapse check: no sign of collapse (discriminator loss and sample diversity stayed healthy)."
+        return "\n".join(f"WARNING — GAN collapse: {message}" for message in self.collapse)
+
+    def log_interval(self, step: int, seconds: float, means: dict[str, float]) -> None:
+        """Append one logged interval's means (keys ``g``, ``d``, ``real``, ``fake`` and maybe ``gp``)."""
+        self.log_steps.append(step)
+        self.generator_loss.append(means["g"])
+        self.discriminator_loss.append(means["d"])
+        self.d_real.append(means["real"])
+        self.d_fake.append(means["fake"])
+        if "gp" in means:
+            self.gradient_penalty.append(means["gp"])
+        self.seconds.append(seconds)
+
+
+def detect_collapse(
+    log_steps: list[int],
+    discriminator_loss: list[float],
+    eval_steps: list[int],
+    diversity: list[float],
+    *,
+    d_loss_threshold: float = 0.05,
+    window: int = 4,
+    diversity_threshold: float = 0.1,
+    warmup: int = 0,
+) -> list[str]:
+    """Find the two classic signs of a failed GAN run in its logged series.
+
+    1. The discriminator wins: its loss stays below ``d_loss_threshold`` for ``window``
+       consecutive logged intervals, so :math:`D(G(z)) \\approx 0` and the generator's
+       gradient carries no information. (Not meaningful for a Wasserstein critic, whose
+       loss is unbounded: pass an empty ``discriminator_loss``.)
+    2. Mode collapse: the samples' diversity (mean pairwise distance relative to real
+       images) falls below ``diversity_threshold`` at an evaluation after the start.
+
+    Both checks ignore the first ``warmup`` steps: a freshly initialised generator draws
+    nearly the same image for every :math:`z` before it has learned anything.
+
+    Returns:
+        One message per sign found (each sign reported once); empty for a healthy run.
+    """
+    messages = []
+    run = 0
+    for i, value in enumerate(discriminator_loss):
+        run = run + 1 if value < d_loss_threshold and log_steps[i] > warmup else 0
+        if run == window:
+            first = log_steps[i - window] + 1 if i >= window else 1
+            messages.append(
+                f"the discriminator loss stayed below {d_loss_threshold} from step {first} to step {log_steps[i]}: "
+                "D rejects every generated image and the generator's gradient carries no information "
+                "(try a smaller discriminator learning rate, the non-saturating loss, or label smoothing)."
+            )
+            break
+    for step, value in zip(eval_steps, diversity):
+        if step > max(warmup, 0) and value < diversity_threshold:
+            messages.append(
+                f"at step {step} the samples are nearly identical (diversity {value:.3f} of real images', "
+                f"threshold {diversity_threshold}): the generator has collapsed onto a few modes."
+            )
+            break
+    return messages
+
+
+def _generate(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    return generator(noise) if labels is None else generator(noise, labels)
+
+
+def _discriminate(discriminator: nn.Module, images: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    return discriminator(images) if labels is None else discriminator(images, labels)
+
+
+# --- The two updates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Players:
+    """The two networks of a GAN run, each with its optimiser and gradient scaler.
+
+    Attributes:
+        generator: :math:`G`, noise (and labels) to images in :math:`[-1, 1]`.
+        discriminator: :math:`D`, images (and labels) to logits or critic scores.
+        opt_g: The generator's optimiser.
+        opt_d: The discriminator's optimiser.
+        scaler_g: The generator's gradient scaler (disabled outside float16).
+        scaler_d: The discriminator's.
+        objective: The losses (an entry of :data:`OBJECTIVES`).
+        runtime: The run's device, precision and layout.
+        gp_weight: :math:`\\lambda` of the gradient penalty.
+        rng: The device generator of the run's random draws (the penalty's :math:`\\epsilon`).
+    """
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    scaler_g: torch.amp.GradScaler
+    scaler_d: torch.amp.GradScaler
+    objective: AdversarialObjective
+    runtime: Runtime
+    gp_weight: float
+    rng: torch.Generator
+
+
+def discriminator_step(gan: Players, real: torch.Tensor, fake: torch.Tensor,
+                       real_labels: torch.Tensor | None = None, fake_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One update of :math:`D` on a real batch and a generated one; returns the parts to log."""
+    with gan.runtime.autocast():
+        real_out = _discriminate(gan.discriminator, real, real_labels)
+        fake_out = _discriminate(gan.discriminator, fake.detach(), fake_labels)  # no gradient into G
+        loss = gan.objective.discriminator(real_out, fake_out)
+    parts = {"d": loss, "real": gan.objective.shown(real_out), "fake": gan.objective.shown(fake_out)}
+    if gan.objective.gradient_penalty:  # in float32: its inner gradient would underflow in float16
+        parts["gp"] = gradient_penalty(gan.discriminator, real, fake, labels=real_labels, generator=gan.rng)
+        loss = parts["d"] = loss + gan.gp_weight * parts["gp"]
+    gan.runtime.optimizer_step(loss, gan.opt_d, gan.scaler_d)
+    return parts
+
+
+def generator_step(gan: Players, fake: torch.Tensor, fake_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One update of :math:`G` through the discriminator's verdict on ``fake`` (generated with gradients)."""
+    with gan.runtime.autocast():
+        loss = gan.objective.generator(_discriminate(gan.discriminator, fake, fake_labels))
+    gan.runtime.optimizer_step(loss, gan.opt_g, gan.scaler_g)  # D's gradients are cleared before its next step
+    return {"g": loss}
+
+
+# --- Evaluating the generator during training ---------------------------------------------------
+
+
+class WeightAverage:
+    """An exponential moving average of a generator's weights (Karras et al. 2018, Yazıcı et al. 2019).
+
+    The average is evaluated, not trained. Its BatchNorm running statistics would belong to
+    the *live* weights, so :meth:`model` first recomputes them for the averaged weights
+    ("standing statistics").
+
+    Args:
+        generator: The trained generator (on its device and layout).
+        decay: The EMA decay, e.g. 0.999; early steps use a smaller one (see :meth:`update`).
+    """
+
+    def __init__(self, generator: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.average = copy.deepcopy(generator).requires_grad_(False)
+        self._live = list(generator.parameters())
+        self._averaged = list(self.average.parameters())
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """Move the average towards the live weights; warm-up: early weights are forgotten fast."""
+        decay = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self._averaged, self._live, 1 - decay)
+
+    @torch.no_grad()
+    def model(self, noise: torch.Tensor, labels: torch.Tensor | None, batch_size: int) -> nn.Module:
+        """The averaged generator, its BatchNorm statistics recomputed as exact averages over ``noise``."""
+        norms = [m for m in self.average.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        self.average.train()
+        for start in range(0, len(noise) - batch_size + 1, batch_size) if norms else ():
+            batch_labels = None if labels is None else labels[start : start + batch_size]
+            _generate(self.average, noise[start : start + batch_size], batch_labels)
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.average.eval()
+        return self.average
+
+
+@torch.no_grad()
+def sample_images(
+    generator: nn.Module,
+    noise: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    batch_size: int = 500,
+) -> torch.Tensor:
+    """Generate images in eval mode and map them from :math:`[-1, 1]` to pixels in :math:`[0, 1]`.
+
+    Args:
+        generator: A generator called as ``generator(z)`` or ``generator(z, labels)``.
+        noise: Latent vectors, :math:`(N, Z)`, on the generator's device.
+        labels: Requested classes :math:`(N,)` for a conditional generator.
+        batch_size: Images per forward pass.
+
+    Returns:
+        Images :math:`(N, C, H, W)` with pixels in :math:`[0, 1]`, on the generator's device.
+    """
+    generator.eval()
+    chunks = []
+    for start in range(0, len(noise), batch_size):
+        batch_labels = None if labels is None else labels[start : start + batch_size]
+        chunks.append(_generate(generator, noise[start : start + batch_size], batch_labels).float())
+    return (torch.cat(chunks) + 1) / 2
+
+
+class _Evaluation:
+    """Scores the generator every few steps and remembers the best one (lowest FID against training images)."""
+
+    def __init__(self, config: GanConfig, data: Dataset, latent_dim: int, conditional: bool,
+                 scorer: FIDScorer | None, history: GanHistory, device: torch.device) -> None:
+        rng = torch.Generator().manual_seed(config.seed + 1)  # evaluation never shifts the training stream
+        num_classes = data.num_classes
+        history.fixed_noise = torch.randn(config.fixed_samples, latent_dim, generator=rng)
+        self.noise = torch.randn(config.eval_samples, latent_dim, generator=rng).to(device)
+        self.labels = (torch.arange(config.eval_samples) % num_classes).to(device) if conditional else None
+        if conditional:
+            history.fixed_labels = torch.arange(config.fixed_samples) % num_classes
+        self.fixed_noise = history.fixed_noise.to(device)
+        self.fixed_labels = None if history.fixed_labels is None else history.fixed_labels.to(device)
+        pick = torch.randperm(len(data.x_train), generator=rng)[:256].to(device)
+        self.real_spread = mean_pairwise_distance(data.x_train[pick])
+        self.scorer, self.history = scorer, history
+        self.bn_batch = min(config.batch_size * 4, config.eval_samples)
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def __call__(self, step: int, generator: nn.Module, average: WeightAverage | None) -> None:
+        history = self.history
+        model = average.model(self.noise, self.labels, self.bn_batch) if average is not None else generator
+        samples = sample_images(model, self.noise, self.labels)
+        history.eval_steps.append(step)
+        history.diversity.append(mean_pairwise_distance(samples) / self.real_spread)
+        history.snapshots.append(sample_images(model, self.fixed_noise, self.fixed_labels).cpu())
+        better = True
+        if self.scorer is not None:
+            quality = self.scorer.score(samples, labels=self.labels, reference="train")
+            history.fid.append(quality.fid)
+            history.min_class_share.append(quality.min_class_share)
+            history.mean_confidence.append(quality.mean_confidence)
+            history.conditional_accuracy.append(quality.conditional_accuracy)
+            better = math.isnan(history.best_fid) or quality.fid < history.best_fid
+        if better and step > 0:
+            history.best_step = step
+            history.best_fid = history.fid[-1] if history.fid else float("nan")
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        generator.train()
+
+
+# --- The loop ----------------------------------------------------------------------------------
+
+
+def _check_networks(generator: nn.Module, discriminator: nn.Module) -> tuple[int, bool]:
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not isinstance(latent_dim, int):
+        raise ValueError(f"{type(generator).__name__} has no integer latent_dim attribute; fit_gan needs it to draw noise")
+    conditional = bool(getattr(generator, "conditional", False))
+    if conditional != bool(getattr(discriminator, "conditional", False)):
+        raise ValueError("the generator and the discriminator must both be conditional or both unconditional")
+    return latent_dim, conditional
+
+
+def _players(generator: nn.Module, discriminator: nn.Module, config: GanConfig, runtime: Runtime) -> Players:
+    kernels = runtime.adam_kernels()
+    generator.train(), discriminator.train()
+    return Players(
+        generator=generator,
+        discriminator=discriminator,
+        opt_g=torch.optim.Adam(generator.parameters(), lr=config.lr_generator, betas=config.betas, **kernels),
+        opt_d=torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, **kernels),
+        scaler_g=runtime.scaler(),
+        scaler_d=runtime.scaler(),
+        objective=OBJECTIVES[config.loss],
+        runtime=runtime,
+        gp_weight=config.gp_weight,
+        rng=torch.Generator(device=runtime.device).manual_seed(config.seed),
+    )
+
+
+def _draw(gan: Players, batch: int, latent_dim: int, real_labels: torch.Tensor | None,
+          num_classes: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Noise for a generated batch, and its classes when the networks are conditional (real labels given).
+
+    Classes are drawn uniformly, except with a gradient penalty: then the generated batch
+    takes the real batch's classes, so every interpolated image lies between a real and a
+    generated image of one class, scored under that class.
+    """
+    noise = torch.randn(batch, latent_dim, device=gan.runtime.device, generator=gan.rng)
+    if real_labels is None or gan.objective.gradient_penalty:
+        return noise, real_labels
+    return noise, torch.randint(num_classes, (batch,), device=gan.runtime.device, generator=gan.rng)
+
+
+def _generate_batch(gan: Players, noise: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    with gan.runtime.autocast():
+        return _generate(gan.generator, noise, labels)
+
+
+def _read_interval(tracker: LossTracker, history: GanHistory, step: int, seconds: float, gan: Players, config: GanConfig) -> None:
+    means, first_bad = tracker.read()  # one host sync per interval
+    if first_bad >= 0 or not all(math.isfinite(v) for v in means.values()):
+        first = step - tracker.count + 1
+        raise TrainingDivergedError(
+            f"{type(gan.generator).__name__}/{type(gan.discriminator).__name__}: a GAN loss became non-finite between "
+            f"steps {first} and {step} (generator {means['g']}, discriminator {means['d']}). "
+            f"Usual causes: learning rates too high ({config.lr_generator}, {config.lr_discriminator}), "
+            "images not scaled to [-1, 1], or probabilities passed where logits are expected."
+        )
+    history.log_interval(step, seconds, means)
+
+
+def fit_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    data: Dataset,
+    config: GanConfig,
+    *,
+    scorer: FIDScorer | None = None,
+    device: torch.device | str | None = None,
+) -> GanHistory:
+    """Train a GAN (or WGAN-GP, or a conditional GAN) and keep the generator with the best FID.
+
+    Each step runs :func:`discriminator_step` ``config.critic_steps`` times on real images
+    (scaled to :math:`[-1, 1]`, the range of the generator's ``tanh``) and generated ones,
+    then :func:`generator_step` once, on the batch D last saw when D steps once per step (one
+    generator forward per step, as the DCGAN tutorial does), else on a fresh one. Device,
+    mixed precision (a gradient scaler per network in float16), threads and layout are
+    decided once, as for :func:`~mlcheatsheet.training.engine.fit`. Every
+    ``config.eval_every`` steps (and before the first) the generator — its
+    :class:`WeightAverage` when ``config.ema > 0`` — draws ``config.eval_samples`` images
+    from fixed noise; ``scorer`` measures their FID against the training images, class
+    coverage and confidence, and the best generator so far is remembered.
+
+    Networks with ``conditional = True`` also get labels: real images their own, generated ones drawn ones.
+
+    Args:
+        generator: Maps noise :math:`(N, Z)` (and labels) to images in :math:`[-1, 1]`; must
+            have a ``latent_dim`` attribute. On return it holds the kept (best-FID) weights,
+            in eval mode.
+        discriminator: Maps images (and labels) to logits (critic scores for WGAN-GP).
+        data: Training images in :math:`[0, 1]` (and labels).
+        config: Training settings.
+        scorer: Scores samples (:func:`~mlcheatsheet.training.scorer.fid_scorer`); without one the
+            last generator is kept.
+        device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
+
+    Returns:
+        The :class:`GanHistory`; signs of collapse are in ``history.collapse``, and warned
+        (:class:`GanCollapseWarning`).
+
+    Raises:
+        ValueError: The batch exceeds the training set, the generator has no ``latent_dim``,
+            or only one network is conditional.
+        TrainingDivergedError: A loss became NaN or infinite; names the networks and steps.
+    """
+    latent_dim, conditional = _check_networks(generator, discriminator)
+    run = start_run([generator, discriminator], data, seed=config.seed, batch_size=config.batch_size, device=device,
+                    channels_last=config.channels_last, precision=config.precision)
+    runtime, data, batch = run.runtime, run.data, config.batch_size
+    gan = _players(generator, discriminator, config, runtime)
+    real_images = data.x_train * 2 - 1  # [0, 1] -> [-1, 1], the range of tanh
+    average = WeightAverage(generator, config.ema) if config.ema > 0 else None
+    history = GanHistory(loss=config.loss)
+    evaluate = _Evaluation(config, data, latent_dim, conditional, scorer, history, runtime.device)
+    reuse_fake = config.critic_steps == 1  # G learns from the batch D just saw: one G forward per step
+    run.start_clock()
+    evaluate(0, generator, average)
+    tracker = LossTracker(runtime.device)
+    for step in range(1, config.steps + 1):
+        for _ in range(config.critic_steps):
+            idx = torch.randint(len(real_images), (batch,), device=runtime.device, generator=gan.rng)
+            real, real_labels = runtime.batch(real_images[idx]), (data.y_train[idx] if conditional else None)
+            noise, fake_labels = _draw(gan, batch, latent_dim, real_labels, data.num_classes)
+            with torch.set_grad_enabled(reuse_fake):
+                fake = _generate_batch(gan, noise, fake_labels)
+            parts = discriminator_step(gan, real, fake, real_labels, fake_labels)
+        if not reuse_fake:
+            noise, fake_labels = _draw(gan, batch, latent_dim, real_labels, data.num_classes)
+            fake = _generate_batch(gan, noise, fake_labels)
+        parts |= generator_step(gan, fake, fake_labels)
+        if average is not None:
+            average.update(step)
+        tracker.add(parts, step)
+        if step % config.log_every == 0 or step == config.steps:
+            _read_interval(tracker, history, step, run.seconds(), gan, config)
+            tracker = LossTracker(runtime.device)
+        if step % config.eval_every == 0 or step == config.steps:
+            evaluate(step, generator, average)
+    _finish(history, run, gan, evaluate, config)
+    return history
+
+
+def _finish(history: GanHistory, run: Run, gan: Players, evaluate: _Evaluation, config: GanConfig) -> None:
+    history.total_seconds = run.seconds()
+    history.steps = config.steps
+    history.discriminator_steps = config.steps * config.critic_steps
+    history.samples = history.discriminator_steps * config.batch_size
+    run.finish(gan.generator, gan.discriminator, steps=config.steps)
+    if evaluate.best_state is not None:
+        gan.generator.load_state_dict(evaluate.best_state)
+    history.collapse = detect_collapse(
+        history.log_steps,
+        [] if gan.objective.gradient_penalty else history.discriminator_loss,
+        history.eval_steps,
+        history.diversity,
+        d_loss_threshold=config.collapse_d_loss,
+        window=config.collapse_window,
+        diversity_threshold=config.collapse_diversity,
+        warmup=config.collapse_warmup,
+    )
+    for message in history.collapse:
+        warnings.warn(message, GanCollapseWarning, stacklevel=3)

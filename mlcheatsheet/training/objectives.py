@@ -1,0 +1,274 @@
+"""What each non-adversarial model is trained to minimise, and how it is scored.
+
+Each ``fit_*`` function is :func:`~mlcheatsheet.training.engine.fit` with one objective:
+cross-entropy for classifiers, reconstruction of the clean image for (denoising)
+autoencoders, the negative ELBO for the VAE. Each ``evaluate_*`` function scores a trained
+model on a set of images in the same terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import Dataset
+from ..metrics import accuracy, reconstruction_mse
+from ..models.autoencoder import corrupt, reconstruction_loss
+from ..models.vae import reparameterize, vae_loss
+from ..runtime import Runtime
+from .engine import History, LossOut, Objective, Step, TrainConfig, fit, predict
+
+__all__ = [
+    "evaluate_autoencoder",
+    "evaluate_classifier",
+    "evaluate_vae",
+    "fit_autoencoder",
+    "fit_classifier",
+    "fit_vae",
+]
+
+OnEpoch = Callable[[History], bool | None]
+
+
+# --- Classifiers ------------------------------------------------------------------------------
+
+
+def evaluate_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of a classifier on a labelled set.
+
+    Returns:
+        ``{"loss": ..., "accuracy": ...}`` with accuracy in ``[0, 1]``.
+    """
+    logits = predict(model, images, batch_size=batch_size)
+    return {"loss": F.cross_entropy(logits, labels).item(), "accuracy": accuracy(logits, labels)}
+
+
+def fit_classifier(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig | None = None,
+    *,
+    device: torch.device | str | None = None,
+    on_epoch: OnEpoch | None = None,
+) -> History:
+    """Train a classifier with cross-entropy and evaluate it on the test split every epoch.
+
+    The loss is
+
+    .. math::
+        \\mathcal{L} = -\\frac{1}{N}\\sum_{i=1}^{N} \\log \\mathrm{softmax}(f(x_i))_{y_i}
+
+    With ``config.label_smoothing`` :math:`= \\varepsilon > 0` the target puts
+    :math:`1 - \\varepsilon + \\varepsilon / K` on the true class and :math:`\\varepsilon / K`
+    on each of the other :math:`K - 1`.
+
+    Args:
+        model: A model mapping images to logits.
+        data: Training and test images.
+        config: Training settings; defaults to :class:`~mlcheatsheet.training.engine.TrainConfig`.
+        device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
+        on_epoch: Called after every epoch with the history; return ``True`` to stop.
+
+    Returns:
+        A :class:`~mlcheatsheet.training.engine.History` with ``train_loss``, ``test_loss``,
+        ``test_accuracy`` and ``seconds`` per epoch.
+    """
+    config = config or TrainConfig()
+
+    def loss_fn(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(net(images), labels, label_smoothing=config.label_smoothing)
+
+    def evaluate(net: nn.Module, ds: Dataset) -> dict[str, float]:
+        result = evaluate_classifier(net, ds.x_test, ds.y_test, batch_size=config.eval_batch_size)
+        return {"test_loss": result["loss"], "test_accuracy": result["accuracy"]}
+
+    return fit(model, data, config, loss_fn=loss_fn, evaluate=evaluate, device=device, on_epoch=on_epoch)
+
+
+# --- Autoencoders -----------------------------------------------------------------------------
+
+
+def evaluate_autoencoder(
+    model: nn.Module,
+    images: torch.Tensor,
+    *,
+    noise_std: float = 0.0,
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> dict[str, float]:
+    """Reconstruction error of an autoencoder on a set of images.
+
+    The model sees the images corrupted with :func:`~mlcheatsheet.models.autoencoder.corrupt`
+    (noise drawn from ``seed``, so every call sees the same noise) and is scored against
+    the clean images.
+
+    Args:
+        model: An autoencoder returning reconstruction logits.
+        images: Clean images on the model's device, pixels in :math:`[0, 1]`.
+        noise_std: Standard deviation of the input noise (``0``: plain reconstruction).
+        seed: Seed of the noise.
+        batch_size: Images per forward pass.
+
+    Returns:
+        ``{"mse": ..., "bce": ...}``: mean squared error per pixel of the reconstruction
+        :math:`\\sigma(\\ell)`, and mean binary cross-entropy per pixel of the logits.
+    """
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    noisy = corrupt(images, noise_std, generator=generator)
+    logits = predict(model, noisy, batch_size=batch_size)
+    return {
+        "mse": reconstruction_mse(torch.sigmoid(logits), images),
+        "bce": reconstruction_loss(logits, images, kind="bce").item(),
+    }
+
+
+class _Denoising(Objective):
+    """Rebuild the clean batch from a corrupted copy; fresh noise every step from one seeded stream."""
+
+    def __init__(self, noise_std: float) -> None:
+        self.noise_std = noise_std
+        self.noise: torch.Generator | None = None
+
+    def begin(self, runtime: Runtime, config: TrainConfig) -> None:
+        self.noise = torch.Generator(device=runtime.device).manual_seed(config.seed + 1)
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, step: Step) -> LossOut:
+        noisy = corrupt(images, self.noise_std, generator=self.noise)
+        return reconstruction_loss(model(noisy), images, kind="bce")
+
+
+def fit_autoencoder(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig | None = None,
+    *,
+    noise_std: float = 0.0,
+    device: torch.device | str | None = None,
+    on_epoch: OnEpoch | None = None,
+) -> History:
+    """Train an autoencoder to rebuild its input, or, with ``noise_std > 0``, to denoise it.
+
+    Each batch :math:`x` is corrupted to :math:`\\tilde x` (:func:`~mlcheatsheet.models.autoencoder.corrupt`,
+    fresh noise every step) and the loss is the binary cross-entropy
+    (:func:`~mlcheatsheet.models.autoencoder.reconstruction_loss`) between
+    :math:`g(f(\\tilde x))` and the *clean* :math:`x`. Labels are never used.
+
+    Args:
+        model: An autoencoder returning reconstruction logits.
+        data: Training and test images.
+        config: Training settings; defaults to :class:`~mlcheatsheet.training.engine.TrainConfig`.
+        noise_std: Standard deviation of the Gaussian input noise; ``0`` trains a plain
+            autoencoder.
+        device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
+        on_epoch: Called after every epoch with the history; return ``True`` to stop.
+
+    Returns:
+        A :class:`~mlcheatsheet.training.engine.History` with ``train_loss`` and, on the
+        test split (same corruption, fixed noise), ``test_mse`` and ``test_bce`` per epoch.
+
+    Raises:
+        ValueError: ``noise_std`` is negative.
+    """
+    if noise_std < 0:
+        raise ValueError(f"noise_std must be non-negative, got {noise_std}")
+    config = config or TrainConfig()
+
+    def evaluate(net: nn.Module, ds: Dataset) -> dict[str, float]:
+        result = evaluate_autoencoder(net, ds.x_test, noise_std=noise_std, seed=config.seed, batch_size=config.eval_batch_size)
+        return {"test_mse": result["mse"], "test_bce": result["bce"]}
+
+    return fit(model, data, config, loss_fn=_Denoising(noise_std), evaluate=evaluate, device=device, on_epoch=on_epoch)
+
+
+# --- The VAE ----------------------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def evaluate_vae(model: nn.Module, images: torch.Tensor, *, seed: int = 0, batch_size: int = 1000) -> dict[str, float]:
+    """The negative ELBO of a VAE on a set of images, with its two parts, in nats per image.
+
+    One code is drawn per image (from ``seed``, so repeated calls agree), as in training;
+    the estimate of the reconstruction term is unbiased, and its noise averages out over
+    the images.
+
+    Args:
+        model: A :class:`~mlcheatsheet.models.vae.VAE` (or any model with ``encode``
+            returning mean and log-variance and ``decode`` returning logits).
+        images: Images on the model's device, pixels in :math:`[0, 1]`.
+        seed: Seed of the code draws.
+        batch_size: Images per forward pass.
+
+    Returns:
+        ``{"loss": ..., "reconstruction": ..., "kl": ...}`` averaged over the images
+        (see :func:`~mlcheatsheet.models.vae.vae_loss`).
+    """
+    model.eval()
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    totals = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        mean, logvar = model.encode(batch)
+        logits = model.decode(reparameterize(mean, logvar, generator=generator))
+        parts = vae_loss(logits.float(), batch, mean.float(), logvar.float())
+        for key in totals:
+            totals[key] += parts[key].item() * len(batch)
+    return {key: value / len(images) for key, value in totals.items()}
+
+
+class _NegativeELBO(Objective):
+    """The VAE loss with the KL weight raised linearly from 0 to 1 over the first epochs."""
+
+    def __init__(self, kl_warmup_epochs: float) -> None:
+        self.kl_warmup_epochs = kl_warmup_epochs
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, step: Step) -> LossOut:
+        warmup_steps = self.kl_warmup_epochs * step.steps_per_epoch
+        kl_weight = min(1.0, step.index / warmup_steps) if warmup_steps > 0 else 1.0
+        logits, mean, logvar = model(images)
+        return vae_loss(logits.float(), images, mean.float(), logvar.float(), kl_weight=kl_weight)
+
+
+def fit_vae(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig | None = None,
+    *,
+    kl_warmup_epochs: float = 0.0,
+    device: torch.device | str | None = None,
+    on_epoch: OnEpoch | None = None,
+) -> History:
+    """Train a VAE by minimising the negative ELBO (:func:`~mlcheatsheet.models.vae.vae_loss`).
+
+    Args:
+        model: A :class:`~mlcheatsheet.models.vae.VAE`: ``forward`` returns
+            ``(logits, mean, logvar)``.
+        data: Training and test images (labels are never used).
+        config: Training settings; defaults to :class:`~mlcheatsheet.training.engine.TrainConfig`.
+        kl_warmup_epochs: Raise the weight :math:`\\beta` of the KL term linearly from 0 to 1
+            over this many epochs (KL annealing, Bowman et al. 2016,
+            https://arxiv.org/abs/1511.06349), so the decoder learns to use the code before
+            the prior pulls it in; ``0`` trains on the ELBO from the start.
+        device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
+        on_epoch: Called after every epoch with the history; return ``True`` to stop.
+
+    Returns:
+        A :class:`~mlcheatsheet.training.engine.History` whose ``train_loss`` is the weighted
+        training loss, with ``train_reconstruction`` and ``train_kl``, and the held-out
+        ``test_loss`` (the negative ELBO), ``test_reconstruction`` and ``test_kl`` per epoch,
+        in nats per image.
+
+    Raises:
+        ValueError: ``kl_warmup_epochs`` is negative.
+    """
+    if kl_warmup_epochs < 0:
+        raise ValueError(f"kl_warmup_epochs must be non-negative, got {kl_warmup_epochs}")
+    config = config or TrainConfig()
+
+    def evaluate(net: nn.Module, ds: Dataset) -> dict[str, float]:
+        result = evaluate_vae(net, ds.x_test, seed=config.seed, batch_size=config.eval_batch_size)
+        return {f"test_{key}": value for key, value in result.items()}
+
+    return fit(model, data, config, loss_fn=_NegativeELBO(kl_warmup_epochs), evaluate=evaluate, device=device, on_epoch=on_epoch)
