@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # -- What each model takes as input --------------------------------------------------------------
 # By default a model's input is worked out from its forward signature: a first argument named
 # ``z`` takes latent vectors ``(N, latent_dim)``, any other first argument takes images of the
-# model's ``input_shape`` (or ``image_shape``); a further ``labels`` argument takes class
+# model's ``image_shape``; a further ``labels`` argument takes class
 # indices below ``num_classes``. List a model here (registry name -> shape of one input,
 # without the batch dimension) only when that rule does not describe it.
 _INPUT_SHAPES: dict[str, tuple[int, ...]] = {}
@@ -50,7 +50,7 @@ def _forward_parameters(model: nn.Module) -> list[str]:
     ]
 
 
-def input_shape_of(name: str, model: nn.Module) -> tuple[int, ...]:
+def image_shape_of(name: str, model: nn.Module) -> tuple[int, ...]:
     """Shape of one input of the registered model ``name`` (no batch dimension)."""
     if name in _INPUT_SHAPES:
         return _INPUT_SHAPES[name]
@@ -58,10 +58,9 @@ def input_shape_of(name: str, model: nn.Module) -> tuple[int, ...]:
     latent_dim = getattr(model, "latent_dim", None)
     if params and params[0] == "z" and isinstance(latent_dim, int):
         return (latent_dim,)
-    for attr in ("input_shape", "image_shape"):
-        shape = getattr(model, attr, None)
-        if params and params[0] != "z" and isinstance(shape, tuple) and len(shape) == 3:
-            return tuple(int(s) for s in shape)
+    shape = getattr(model, "image_shape", None)
+    if params and params[0] != "z" and isinstance(shape, tuple) and len(shape) == 3:
+        return tuple(int(s) for s in shape)
     pytest.fail(
         f"cannot tell what input model {name!r} ({type(model).__name__}.forward({', '.join(params)})) takes: "
         "add its input shape to _INPUT_SHAPES in tests/test_reliability.py"
@@ -85,7 +84,7 @@ def extra_inputs(name: str, model: nn.Module, n: int) -> tuple[torch.Tensor, ...
 
 def example_inputs(name: str, model: nn.Module, n: int = 3, *, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """A valid batch of ``n`` inputs for the registered model ``name``."""
-    shape = input_shape_of(name, model)
+    shape = image_shape_of(name, model)
     generator = torch.Generator().manual_seed(seed)
     first = torch.randn(n, *shape, generator=generator) if len(shape) == 1 else torch.rand(n, *shape, generator=generator)
     return (first, *extra_inputs(name, model, n))
@@ -246,7 +245,7 @@ def test_unknown_dataset_name_lists_the_valid_names() -> None:
 @pytest.mark.parametrize("name", available_models())
 def test_every_model_rejects_wrongly_shaped_input_with_the_expected_shape(name: str) -> None:
     model = build_model(name).eval()
-    shape = input_shape_of(name, model)
+    shape = image_shape_of(name, model)
     good = example_inputs(name, model, n=2)
     with torch.no_grad():
         model(*good)  # the default input is accepted, so the failures below are about shape
@@ -268,7 +267,7 @@ def test_a_model_whose_input_cannot_be_worked_out_fails_loudly() -> None:
             return tokens
 
     with pytest.raises(pytest.fail.Exception, match="add its input shape to _INPUT_SHAPES"):
-        input_shape_of("token-model", TokenModel())
+        image_shape_of("token-model", TokenModel())
 
 
 # -- Bad input: impossible hyper-parameters, for every registered model -----------------------

@@ -123,3 +123,13 @@ def test_no_function_is_longer_than_a_screen() -> None:
 def test_each_build_setting_is_read_in_one_module(variable: str, owner: str) -> None:
     readers = [p.name for p in PACKAGE.rglob("*.py") if f'"{variable}"' in p.read_text()]
     assert readers == [owner]
+
+
+def test_the_readme_snippet_runs_as_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    section = readme.split("## Using the package", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # it writes mlp.pt where it runs
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "held-out accuracy" in printed and (tmp_path / "mlp.pt").is_file()
