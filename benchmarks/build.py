@@ -249,7 +249,11 @@ def _describe(budget: Budget) -> str:
     if budget.steps:
         return f"{budget.steps} steps x {budget.batch_size}"
     described = f"{budget.epochs} epochs x {budget.batch_size}"
-    return described + (f" + {budget.transfer_steps} transfer steps" if budget.transfer_steps else "")
+    if budget.transfer_steps:
+        described += f" + {budget.transfer_steps} transfer steps"
+    if budget.delay_epochs:
+        described += f" + {budget.delay_epochs} delayed-task epochs"
+    return described
 
 
 def shares_of(examples: list[str]) -> dict[str, float]:

@@ -37,6 +37,7 @@ class Budget:
         max_train: Keep at most this many training images (``None`` = all).
         steps: Generator steps, for the GANs (which count steps rather than epochs).
         transfer_steps: Optimiser steps of each transfer-learning strategy (the ResNet page).
+        delay_epochs: Epochs of each cell on the delayed-digit task (the RNN page).
         dataset: Dataset to load (``None`` = the build's default).
     """
 
@@ -45,6 +46,7 @@ class Budget:
     max_train: int | None = None
     steps: int | None = None
     transfer_steps: int | None = None
+    delay_epochs: int | None = None
     dataset: str | None = None
 
 
@@ -71,10 +73,11 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "quick": Budget(epochs=1, max_train=500, transfer_steps=10),
         "full": Budget(epochs=14, transfer_steps=120),
     },
-    # epochs: each of the three recurrent cells.
+    # epochs: each of the three recurrent cells; delay_epochs: each of the four cells on
+    # the digits followed by blank rows (twice the steps per epoch).
     "rnn": {
-        "quick": Budget(epochs=1, max_train=500),
-        "full": Budget(epochs=25),
+        "quick": Budget(epochs=1, max_train=500, delay_epochs=1),
+        "full": Budget(epochs=25, delay_epochs=10),
     },
     # epochs: each of the four autoencoders (fully connected with 12- and 2-number codes,
     # convolutional, convolutional denoising).

@@ -11,6 +11,7 @@ a model or reads the build's settings.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
+from .findings import Interval, accuracy_interval, mean_interval
 
 __all__ = [
     "FIDClassifier",
@@ -32,6 +34,7 @@ __all__ = [
     "frechet_distance",
     "input_gradient_per_row",
     "mean_pairwise_distance",
+    "nearest_neighbour_labels",
     "reconstruction_mse",
 ]
 
@@ -175,12 +178,15 @@ class SampleQuality:
 
     Attributes:
         fid: Fréchet distance to the reference real images in the classifier's feature space.
-        floor: The same distance between two sets of *real* images of the same size (training
-            vs held-out): the best a perfect generator could expect.
+        floor: The same distance between two sets of *real* images that the classifier never
+            trained on, of the same size as the reference: what a perfect generator scores.
         class_shares: Share of the samples classified as each class, :math:`(K,)`.
         mean_confidence: Mean of the classifier's top softmax probability.
         conditional_accuracy: Share classified as the requested class (conditional models;
             ``nan`` otherwise).
+        fid_interval: The mean FID of several independent draws with its t-interval
+            (:meth:`FIDScorer.score_draws`), or ``None`` for a single draw.
+        conditional_interval: The conditional accuracy with its Wilson interval (conditional models).
     """
 
     fid: float
@@ -188,10 +194,12 @@ class SampleQuality:
     class_shares: torch.Tensor
     mean_confidence: float
     conditional_accuracy: float = float("nan")
+    fid_interval: Interval | None = None
+    conditional_interval: Interval | None = None
 
     @property
     def ratio(self) -> float:
-        """FID divided by the real-vs-real floor (1 would be as good as real data)."""
+        """FID divided by the floor; 1 means as close to the reference as other real images are."""
         return self.fid / self.floor
 
     @property
@@ -199,17 +207,35 @@ class SampleQuality:
         """Share of the rarest class (0.1 for 10 evenly covered classes)."""
         return float(self.class_shares.min())
 
+    def rare_classes(self, classes: Sequence[str], *, threshold: float = 0.05) -> list[tuple[str, float]]:
+        """The classes holding less than ``threshold`` of the samples, with their shares."""
+        return [(name, float(share)) for name, share in zip(classes, self.class_shares) if share < threshold]
+
+    def coverage_sentence(self, classes: Sequence[str], *, threshold: float = 0.05) -> str:
+        """Whether every class is drawn: a finding that names the classes below ``threshold``."""
+        rare = self.rare_classes(classes, threshold=threshold)
+        if not rare:
+            rarest = classes[int(self.class_shares.argmin())]
+            return (f"Coverage: every class holds at least {100 * threshold:.0f}% of the samples "
+                    f"(rarest: {rarest}, {100 * self.min_class_share:.1f}%).")
+        named = ", ".join(f"{name} ({100 * share:.1f}%)" for name, share in rare)
+        return (f"Coverage: partly collapsed — {len(rare)} class{'es' if len(rare) > 1 else ''} below "
+                f"{100 * threshold:.0f}% of the samples: {named}.")
+
     def record(self) -> dict[str, float]:
         """The numbers a results record keeps (``extra`` of :func:`~mlcheatsheet.report.report_result`)."""
         numbers = {"FID": self.fid, "floor": self.floor, "ratio": self.ratio,
                    "min class share": self.min_class_share, "mean confidence": self.mean_confidence}
+        if self.fid_interval is not None:
+            numbers |= {"FID low": self.fid_interval.low, "FID high": self.fid_interval.high}
         if not math.isnan(self.conditional_accuracy):
             numbers["conditional accuracy"] = self.conditional_accuracy
         return numbers
 
     def summary(self) -> str:
-        """One line for a report: FID with its floor and ratio, the rarest class, the confidence."""
-        return (f"FID {self.fid:.3f} (floor {self.floor:.3f}, ratio {self.ratio:.1f}x) — rarest class "
+        """One line for a report: FID with its interval, floor and ratio, the rarest class, the confidence."""
+        fid = self.fid_interval.format() if self.fid_interval is not None else f"{self.fid:.3f}"
+        return (f"FID {fid} (floor {self.floor:.3f}, ratio {self.ratio:.1f}x) — rarest class "
                 f"{100 * self.min_class_share:.1f}% — mean confidence {self.mean_confidence:.3f}")
 
 
@@ -217,36 +243,43 @@ class FIDScorer:
     """FID, class coverage and confidence of generated images, judged by a trained :class:`FIDClassifier`.
 
     This is **not** Inception-FID: the features come from a small classifier trained on the
-    same data, so values are only comparable within this package and this dataset. That is
-    why every score carries :attr:`floor`, the distance between real training and real
-    held-out images of the same number.
+    same data, so values are only comparable within this package and this dataset. Both
+    references are real images the classifier never trained on, of one size: ``"test"``,
+    the held-out images (the final score), and ``"selection"``, training images kept out of
+    the classifier's training set (model selection during GAN training, so the held-out
+    images stay unseen until the end). Their distance to each other is the :attr:`floor`:
+    what a perfect generator, drawing new real digits, would score against either.
 
     Args:
         classifier: A trained classifier (put in eval mode).
-        data: The dataset whose held-out images are the reference.
+        data: The dataset whose held-out images are the ``"test"`` reference.
+        selection: Real images the classifier did not train on, as many as ``data.x_test``.
         device: Where to run the classifier.
 
     Attributes:
         accuracy: The classifier's held-out accuracy.
-        floor: FID between ``len(data.x_test)`` training images and the held-out images.
-        num_reference: Number of held-out images; score as many generated images.
+        real_confidence: Its mean top softmax probability on the held-out images.
+        floor: FID between the two references.
+        num_reference: Images in each reference; score as many generated images.
         train_seconds: Seconds spent training the classifier (set by :func:`~mlcheatsheet.training.scorer.fid_scorer`).
     """
 
     @torch.inference_mode()
-    def __init__(self, classifier: FIDClassifier, data: Dataset, *, device: torch.device) -> None:
+    def __init__(self, classifier: FIDClassifier, data: Dataset, *, selection: torch.Tensor, device: torch.device) -> None:
+        if len(selection) != len(data.x_test):
+            raise ValueError(f"the selection reference has {len(selection)} images and the held-out one {len(data.x_test)}: "
+                             "the floor compares sets of one size")
         self.classifier = classifier.to(device).eval()
         self.device = device
         self.num_classes = data.num_classes
         self.num_reference = len(data.x_test)
         self.train_seconds = 0.0  # set by fid_scorer: seconds spent training the classifier
         test_features = self.features(data.x_test)
-        train_features = self.features(data.x_train)
-        self.reference = {"test": feature_statistics(test_features), "train": feature_statistics(train_features)}
-        logits = self.classifier.classify(test_features.to(device))
-        self.accuracy = accuracy(logits.cpu(), data.y_test.cpu())
-        pick = torch.randperm(len(train_features), generator=torch.Generator().manual_seed(0))[: self.num_reference]
-        self.floor = frechet_distance(*feature_statistics(train_features[pick]), *self.reference["test"])
+        self.reference = {"test": feature_statistics(test_features), "selection": feature_statistics(self.features(selection))}
+        logits = self.classifier.classify(test_features.to(device)).float().cpu()
+        self.accuracy = accuracy(logits, data.y_test.cpu())
+        self.real_confidence = float(logits.softmax(dim=1).max(dim=1).values.mean())
+        self.floor = frechet_distance(*self.reference["selection"], *self.reference["test"])
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
@@ -255,35 +288,79 @@ class FIDScorer:
                   for i in range(0, len(images), batch_size)]
         return torch.cat(chunks)
 
+    @torch.inference_mode()
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        """The classifier's predicted class of each image (pixels in :math:`[0, 1]`), :math:`(N,)`, on the CPU."""
+        return self.classifier.classify(self.features(images).to(self.device)).argmax(dim=1).cpu()
+
+    def _reference(self, reference: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if reference not in self.reference:
+            raise ValueError(f"reference must be 'test' or 'selection', got {reference!r}")
+        return self.reference[reference]
+
     def fid(self, images: torch.Tensor, *, reference: str = "test") -> float:
-        """FID of images (pixels in :math:`[0, 1]`) to the ``"test"`` or ``"train"`` images."""
-        return frechet_distance(*feature_statistics(self.features(images)), *self.reference[reference])
+        """FID of images (pixels in :math:`[0, 1]`) to the ``"test"`` or ``"selection"`` images."""
+        return frechet_distance(*feature_statistics(self.features(images)), *self._reference(reference))
 
     @torch.inference_mode()
     def score(self, images: torch.Tensor, *, labels: torch.Tensor | None = None, reference: str = "test") -> SampleQuality:
         """FID, coverage and confidence of generated images (pixels in :math:`[0, 1]`).
 
         Args:
-            images: Generated images, :math:`(N, C, H, W)`; use as many as the held-out set
-                (``num_reference``) so the score is comparable with the floor.
+            images: Generated images, :math:`(N, C, H, W)`; use ``num_reference`` of them so
+                the score is comparable with the floor.
             labels: Requested classes, for a conditional generator.
-            reference: Compare with the ``"test"`` (held-out) or ``"train"`` images. Model
-                selection during training uses ``"train"``, so the held-out images stay
-                unseen until the final score.
+            reference: ``"test"`` (held-out) or ``"selection"`` (see the class docstring).
         """
-        if reference not in self.reference:
-            raise ValueError(f"reference must be 'test' or 'train', got {reference!r}")
-        features = self.features(images)
-        probabilities = self.classifier.classify(features.to(self.device)).float().softmax(dim=1).cpu()
+        return self.score_draws([images], labels=None if labels is None else [labels], reference=reference)
+
+    @torch.inference_mode()
+    def score_draws(self, draws: Sequence[torch.Tensor], *, labels: Sequence[torch.Tensor] | None = None,
+                    reference: str = "test") -> SampleQuality:
+        """Score several independent draws of generated images, each of ``num_reference`` images.
+
+        FID is the mean over the draws with its t-interval (with two or more draws): how well
+        this run knows the generator's FID at this sample size. Independent draws rather than
+        a bootstrap of one draw, because a bootstrap resample holds only about 63% distinct
+        images and FID grows as distinct images shrink: its resamples all score above the
+        draw they came from. Coverage, confidence and conditional accuracy (with a Wilson
+        interval) are pooled over every draw.
+        """
+        mean_ref, cov_ref = self._reference(reference)
+        features = [self.features(images) for images in draws]
+        fids = [frechet_distance(*feature_statistics(f), mean_ref, cov_ref) for f in features]
+        pooled = torch.cat(features)
+        probabilities = self.classifier.classify(pooled.to(self.device)).float().softmax(dim=1).cpu()
         confidence, predictions = probabilities.max(dim=1)
-        accuracy = float("nan") if labels is None else float((predictions == labels.cpu()).float().mean())
+        hits = None if labels is None else predictions == torch.cat([y.cpu() for y in labels])
         return SampleQuality(
-            fid=frechet_distance(*feature_statistics(features), *self.reference[reference]),
+            fid=sum(fids) / len(fids),
             floor=self.floor,
             class_shares=class_coverage(predictions, self.num_classes),
             mean_confidence=float(confidence.mean()),
-            conditional_accuracy=accuracy,
+            conditional_accuracy=float("nan") if hits is None else float(hits.float().mean()),
+            fid_interval=mean_interval(fids) if len(fids) > 1 else None,
+            conditional_interval=accuracy_interval(hits) if hits is not None else None,
         )
+
+
+def nearest_neighbour_labels(train_points: torch.Tensor, train_labels: torch.Tensor, points: torch.Tensor, *, k: int = 5) -> torch.Tensor:
+    """The majority label of each point's ``k`` nearest training points (Euclidean distance).
+
+    Compared with the true labels, a measure of how well a representation (a 2-D code, raw
+    pixels) separates the classes without training anything on it. Ties between labels go
+    to the smallest label.
+
+    Shape:
+        - ``train_points``: :math:`(M, \\ldots)`; ``points``: :math:`(N, \\ldots)`; ``train_labels``: :math:`(M,)`.
+        - Output: :math:`(N,)` labels, on the CPU.
+    """
+    if not 1 <= k <= len(train_points):
+        raise ValueError(f"k must be between 1 and the {len(train_points)} training points, got {k}")
+    train_points, points = train_points.float().flatten(1).cpu(), points.float().flatten(1).cpu()
+    nearest = torch.cdist(points, train_points).topk(k, largest=False).indices  # (N, k)
+    votes = torch.nn.functional.one_hot(train_labels.cpu()[nearest], int(train_labels.max()) + 1).sum(dim=1)  # (N, K)
+    return votes.argmax(dim=1)
 
 
 def reconstruction_mse(reconstructions: torch.Tensor, images: torch.Tensor) -> float:

@@ -21,6 +21,7 @@ from torch import nn
 
 from .budgets import build_mode
 from .data import Dataset
+from .findings import Claim, Interval
 from .training.adversarial import GanHistory
 from .training.engine import History, training_steps_taken
 
@@ -55,6 +56,11 @@ class Result:
         trained_steps: Optimiser steps that the package's training loops really took since
             the previous report in this process (``-1``: not recorded). The docs build
             refuses an example that reports more ``steps`` than this.
+        interval: The 95% confidence interval of ``value`` (:class:`~mlcheatsheet.findings.Interval`
+            as a dict), or ``None``.
+        claims: The outcomes the example's pages depend on, each with whether this run
+            supports it (:class:`~mlcheatsheet.findings.Claim` as a dict). A full build fails
+            on one that does not hold.
     """
 
     example: str
@@ -72,9 +78,13 @@ class Result:
     mode: str = "full"
     extra: dict[str, float] = field(default_factory=dict)
     trained_steps: int = -1
+    interval: dict[str, float | str | int] | None = None
+    claims: list[dict[str, str | bool]] = field(default_factory=list)
 
     def formatted_value(self) -> str:
-        """The metric with its unit, e.g. ``97.50%`` or ``98.4 nats``."""
+        """The metric with its unit and interval, e.g. ``97.5% [96.4, 98.3]``, else ``97.50%`` or ``98.4 nats``."""
+        if self.interval is not None:
+            return Interval(**self.interval).format(self.unit)  # type: ignore[arg-type]
         if self.unit == "%":
             return f"{100 * self.value:.2f}%"
         return f"{self.value:.4g}{(' ' + self.unit) if self.unit else ''}"
@@ -97,6 +107,8 @@ def report_result(
     metric: str,
     value: float,
     histories: Iterable[History | GanHistory] = (),
+    interval: Interval | None = None,
+    claims: Iterable[Claim] = (),
     train_seconds: float | None = None,
     steps: int | None = None,
     unit: str = "",
@@ -114,6 +126,8 @@ def report_result(
         metric: Name of the headline metric.
         value: Its value.
         histories: The training runs behind the result: their steps and seconds are added up.
+        interval: The 95% interval of ``value`` (:mod:`mlcheatsheet.findings`).
+        claims: Outcomes the example's pages depend on, judged by this run; each is printed.
         train_seconds: Wall-clock training seconds, instead of the histories' sum.
         steps: Optimiser steps, instead of the histories' sum.
         unit: ``"%"`` for a fraction shown as a percentage, else a unit name or ``""``.
@@ -127,7 +141,7 @@ def report_result(
     Raises:
         ValueError: Neither ``histories`` nor both ``train_seconds`` and ``steps`` were given.
     """
-    histories = list(histories)
+    histories, claims = list(histories), list(claims)
     if not histories and (train_seconds is None or steps is None):
         raise ValueError(f"report_result({example!r}) needs the histories of its runs, or train_seconds and steps")
     taken = training_steps_taken()
@@ -148,8 +162,12 @@ def report_result(
         mode=build_mode(),
         extra={k: float(v) for k, v in (extra or {}).items()},
         trained_steps=trained_steps,
+        interval=interval.record() if interval is not None else None,
+        claims=[claim.record() for claim in claims],
     )
     print(result.summary())
+    for claim in claims:
+        print(claim)
     directory = os.environ.get(RESULTS_ENV)
     if directory:
         _write_json_atomically(Path(directory) / f"{example}.json", asdict(result))

@@ -150,6 +150,15 @@ _ = report_result("invented", title="MLP", data=data, device="cpu", model=model,
     "plot_silent.py": ("An example that reports nothing", "It trains, then forgets to report.", """
 history = fit_classifier(model, data, TrainConfig(epochs=1, batch_size=16), device="cpu")
 """),
+    "plot_claim.py": ("An example whose page's story fails", "It records a claim its run does not support.", """
+from mlcheatsheet.findings import Claim
+
+history = fit_classifier(model, data, TrainConfig(epochs=1, batch_size=16), device="cpu")
+accuracy = history.test_accuracy[-1]
+claim = Claim("architectures/toy", "the toy model beats chance by 50 points", accuracy > 0.6, f"accuracy {accuracy:.2f}")
+_ = report_result("claim", title="MLP", data=data, device="cpu", model=model, histories=[history],
+                  metric="test accuracy", value=accuracy, unit="%", claims=[claim])
+"""),
     "plot_broken.py": ("An example that raises", "Its page must not be published.", """
 raise RuntimeError("this example is deliberately broken")
 """),
@@ -235,6 +244,20 @@ def test_a_full_build_refuses_an_implausibly_fast_example(tmp_path: Path) -> Non
     assert done.returncode != 0, out[-4000:]
     assert re.search(r"plot_good\.py trained for only [\d.]+ s \(4 steps\) in a full build, below the 120 s plausibility floor", out), out[-4000:]
     assert "did not really train" in out
+
+
+@pytest.mark.docs
+def test_a_claim_the_run_does_not_support_fails_a_full_build_by_page_and_claim(tmp_path: Path) -> None:
+    docs = _tiny_site(tmp_path, ["plot_claim.py"], conf_extra="buildcheck_min_seconds = 0.0")
+    done = _build(docs, mode="full")
+    out = _output(done)
+    assert done.returncode != 0, out[-4000:]
+    assert ('plot_claim.py: the page architectures/toy depends on the claim "the toy model beats chance by 50 points", '
+            "which this run does not support: accuracy 0.") in out, out[-4000:]
+    quick = _build(docs, mode="quick")  # numbers not meaningful: the claim is printed, not enforced
+    assert quick.returncode == 0, _output(quick)[-4000:]
+    page = (docs.parent / "html" / "auto_examples" / "plot_claim.html").read_text()
+    assert "Claim of architectures/toy (the toy model beats chance by 50 points): NOT supported by this run." in page
 
 
 @pytest.mark.docs

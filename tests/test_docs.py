@@ -25,8 +25,8 @@ def test_mlp_page_has_math_source_and_build_figures(quick_site: Path) -> None:
 @pytest.mark.docs
 def test_mlp_gallery_page_prints_source_and_accuracy(quick_site: Path) -> None:
     page = (quick_site / "auto_examples" / "plot_mlp.html").read_text()
-    assert re.search(r"Held-out accuracy: \d+\.\d\d%", page)
-    assert re.search(r"Result — MLP: test accuracy \d+\.\d\d%", page)
+    assert re.search(r"Held-out accuracy: \d+\.\d% \[\d+\.\d, \d+\.\d\] \(95% interval\)", page)
+    assert re.search(r"Result — MLP: test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", page)
     assert "source: embedded" in page
     assert re.search(r'<img[^>]+sphx_glr_plot_mlp_001\.png', page)
     assert (quick_site / "_downloads").exists()

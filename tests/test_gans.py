@@ -180,6 +180,34 @@ def test_fid_scorer_zero_on_itself_and_growing_with_a_shift(scorer, mnist5k) -> 
     assert fid_scorer(mnist5k, device="cpu") is scorer  # trained once per process
 
 
+def test_the_floor_is_the_distance_between_two_references_the_classifier_never_saw(scorer, mnist5k) -> None:
+    selection = mnist5k.x_train[-1000:]  # kept out of the classifier's training images
+    assert scorer.num_reference == 1000 == len(mnist5k.x_test)
+    assert scorer.floor == pytest.approx(scorer.fid(selection, reference="test"))
+    assert scorer.fid(selection, reference="selection") == pytest.approx(0.0, abs=1e-6)
+    # A "perfect generator" — real digits neither reference holds — scores near the floor.
+    fresh = mnist5k.x_train[1000:2000]
+    assert 0.3 * scorer.floor < scorer.fid(fresh, reference="test") < 3 * scorer.floor
+    assert 0.1 < scorer.real_confidence <= 1.0  # a quick-mode classifier: two epochs
+    with pytest.raises(ValueError, match="'test' or 'selection'"):
+        scorer.fid(selection, reference="train")
+
+
+def test_sample_quality_with_intervals_and_named_coverage(scorer, mnist5k) -> None:
+    images, labels = mnist5k.x_test, mnist5k.y_test
+    draws = [mnist5k.x_train[i * 1000 : (i + 1) * 1000] for i in range(3)]
+    quality = scorer.score_draws(draws, labels=[mnist5k.y_train[i * 1000 : (i + 1) * 1000] for i in range(3)])
+    single = [scorer.fid(d) for d in draws]
+    assert quality.fid == pytest.approx(sum(single) / 3)
+    assert quality.fid_interval is not None and quality.fid_interval.low < quality.fid < quality.fid_interval.high
+    assert quality.conditional_interval is not None and quality.conditional_interval.n == 3000
+    assert scorer.score(images).fid_interval is None  # one draw: no interval to give
+    assert quality.coverage_sentence(mnist5k.classes).startswith("Coverage: every class holds at least 5%")
+    only_ones = scorer.score(images[labels == 1][:100])
+    sentence = only_ones.coverage_sentence(mnist5k.classes)
+    assert sentence.startswith("Coverage: partly collapsed") and "0 (0.0%)" in sentence and "1 (" not in sentence
+
+
 # --- training ---------------------------------------------------------------------------------------
 
 
@@ -306,7 +334,7 @@ def test_collapse_is_reported_and_healthy_training_is_not(mnist5k) -> None:
         collapsed = fit_gan(NoiseBlindGenerator(), Discriminator(hidden_dims=(32,)), data, _short(collapse_warmup=0), device="cpu")
     assert collapsed.collapse and "WARNING" in collapsed.collapse_report()
     healthy = fit_gan(Generator(latent_dim=8, hidden_dims=(32,)), Discriminator(hidden_dims=(32,)), data, _short(collapse_warmup=0), device="cpu")
-    assert healthy.collapse == [] and "no sign of collapse" in healthy.collapse_report()
+    assert healthy.collapse == [] and healthy.collapse_report().startswith("Collapse check during training: the discriminator never won")
 
 
 # --- latent space -------------------------------------------------------------------------------------
@@ -324,6 +352,20 @@ def test_latent_interpolation_and_direction() -> None:
     latents = torch.randn(100, 4)
     direction = latent_direction(latents, latents[:, 2], fraction=0.2)
     assert direction.argmax().item() == 2 and direction[2] > 1.5
+
+
+def test_a_direction_within_groups_ignores_what_separates_the_groups() -> None:
+    g = torch.Generator().manual_seed(0)
+    groups = torch.arange(400) % 2
+    latents = torch.randn(400, 3, generator=g)
+    latents[:, 0] += 4 * groups  # coordinate 0 tells the groups apart ...
+    score = latents[:, 1] + 10 * groups  # ... and the score is mostly the group
+    pooled = latent_direction(latents, score)
+    within = latent_direction(latents, score, groups=groups)
+    assert pooled[0] > 3  # across groups the "attribute" direction is the group direction
+    assert within.abs().argmax().item() == 1 and within[0].abs() < 0.5
+    with pytest.raises(ValueError, match="one group per latent"):
+        latent_direction(latents, score, groups=groups[:10])
 
 
 def test_sample_quality_summary_states_fid_floor_ratio_coverage_and_confidence() -> None:

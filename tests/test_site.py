@@ -52,7 +52,8 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
         assert re.search(r"\d", result), result
         assert "mnist" in data or "digits" in data or "cifar" in data, data
     mlp = next(r for r in rows if r[0] == "MLP")
-    assert re.search(r"test accuracy \d+\.\d\d%", mlp[5])
+    assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[5])  # with its 95% interval
+    assert "In brackets: the 95% confidence interval" in page
     assert "sphx_glr_auto_examples_plot_mlp.py" in page or "auto_examples/plot_mlp.html" in page
     assert "Built in quick mode" in page
 

@@ -16,7 +16,10 @@ priority), it takes the scripts that ran in this build from sphinx-gallery's own
 * ran in another build mode than the build's (a quick run inside a full build);
 * in a full build, trained for less than ``buildcheck_min_seconds`` (default 1 s), which no
   honest training run on the site's data does;
-* was not re-executed at all (a stale example whose page would show an older run).
+* was not re-executed at all (a stale example whose page would show an older run);
+* in a full build, recorded a claim — an outcome its page's explanation depends on — that
+  this run does not support (:class:`mlcheatsheet.findings.Claim`); the problem names the
+  page and the claim. A quick build's numbers are not meaningful, so its claims only print.
 
 Each problem is logged as a warning (the build runs with ``-W``, so warnings are errors)
 and the build then stops with an :class:`~sphinx.errors.ExtensionError` that lists them,
@@ -88,7 +91,18 @@ def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, 
         problems.append(f"{name} ran with the {result_mode!r} budget in a {mode!r} build")
     if not math.isfinite(value):
         problems.append(f"{name} reported {result.get('metric', 'its metric')} = {value}")
+    if mode == "full":
+        problems += _claim_problems(name, result.get("claims", []))
     return problems
+
+
+def _claim_problems(name: str, claims: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{name}: the page {claim.get('page')} depends on the claim \"{claim.get('statement')}\", which this run "
+        f"does not support: {claim.get('evidence')}"
+        for claim in claims
+        if claim.get("holds") is not True
+    ]
 
 
 def check_results(

@@ -69,7 +69,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         "images and other grid-shaped data",
         "LeCun et al. 1998", "https://doi.org/10.1109/5.726791"),
     Architecture(
-        "resnet", "Residual network", "Each block learns a correction added to its input, so very deep networks still train.",
+        "resnet", "Residual network", "Each block learns a correction added to its input: an identity path through every block.",
         "image C×H×W → class logits", "cross-entropy",
         "deep image classifiers and backbones",
         "He et al. 2016", "https://arxiv.org/abs/1512.03385"),
@@ -86,15 +86,15 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         "vae", "Variational autoencoder", "An autoencoder whose code is a distribution: sample it to draw new images.",
         "image → q(z|x) → reconstruction; z ~ N(0, I) → new image", "negative ELBO: reconstruction + KL",
-        "generation with a smooth latent space, likelihood estimates",
+        "generation from a latent space you can sample and walk; a bound on the log-likelihood",
         "Kingma & Welling 2014", "https://arxiv.org/abs/1312.6114"),
     Architecture(
         "gan", "Generative adversarial network", "A generator learns to fool a discriminator that learns to catch it.",
         "noise z → image; image → real/fake logit", "adversarial binary cross-entropy (minimax game)",
-        "sharp samples without an explicit likelihood",
+        "generation without an explicit likelihood",
         "Goodfellow et al. 2014", "https://arxiv.org/abs/1406.2661"),
     Architecture(
-        "dcgan", "Deep convolutional GAN", "The GAN game played by convolutional networks, with the recipe that keeps it stable.",
+        "dcgan", "Deep convolutional GAN", "The GAN game played by convolutional networks, with the architecture rules of Radford et al.",
         "noise z → image via transposed convolutions", "non-saturating GAN loss",
         "image generation; the template for later image GANs",
         "Radford, Metz & Chintala 2016", "https://arxiv.org/abs/1511.06434"),
@@ -226,6 +226,13 @@ class ResultsTable(SphinxDirective):
             result.append(table(
                 ["Example", "Data (source)", "Device", "Parameters", "Training", "Headline result"],
                 rows, classes=["cheatsheet-results"], widths=[12, 30, 7, 11, 14, 22]))
+            if any(r.interval for r in results):
+                result.append(nodes.paragraph(
+                    text="In brackets: the 95% confidence interval — Wilson's for an accuracy on the held-out "
+                         "images, a t-interval over the held-out images for an error or a negative ELBO, and over "
+                         "ten independent draws of samples for an FID. Two results whose intervals overlap may "
+                         "not differ at all; the example pages compare models on the same images.",
+                    classes=["cheatsheet-muted"]))
         else:
             result.append(_note("No gallery example recorded a result in this build."))
         modes = sorted({r.mode for r in results})

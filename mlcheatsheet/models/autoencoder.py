@@ -38,7 +38,7 @@ class Autoencoder(nn.Module):
         hidden_dims: Width of each encoder hidden layer, input side first; the decoder
             uses them in reverse.
         latent_dim: Size of the code (the bottleneck). Smaller codes force the model to
-            keep only what matters most and give blurrier reconstructions.
+            keep only what matters most, and typically give blurrier reconstructions.
 
     Shape:
         - Input: :math:`(N, C, H, W)`, pixels in :math:`[0, 1]`.
@@ -107,7 +107,7 @@ class ConvEncoder(nn.Module):
     :class:`~mlcheatsheet.models.vae.VAE` (twice the code size: mean and log-variance).
     Striding in the convolutions themselves, rather than pooling after them, keeps the
     encoder cheap: no layer ever runs at full resolution. BatchNorm after each convolution
-    lets a high learning rate train it in a few epochs.
+    allows a high learning rate.
 
     Args:
         image_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).
@@ -172,9 +172,11 @@ class ConvDecoder(nn.Module):
         h2, w2 = h // 2, w // 2  # the encoder's feature map sizes, which this decoder retraces
         h4, w4 = h2 // 2, w2 // 2
 
-        # A 4x4 transposed convolution with stride 2 and padding 1 doubles the size (the
-        # kernel is a multiple of the stride, so no checkerboard); output_padding adds the
-        # row or column that the encoder dropped from an odd size.
+        # A 4x4 transposed convolution with stride 2 and padding 1 doubles the size. The
+        # kernel is a multiple of the stride, so every output pixel gets the same number of
+        # kernel taps: that removes the uneven overlap behind checkerboard artefacts (Odena
+        # et al., Distill 2016), though learned weights can still produce some. output_padding
+        # adds the row or column that the encoder dropped from an odd size.
         def up(n_in: int, n_out: int, target: tuple[int, int], bias: bool) -> nn.ConvTranspose2d:
             pad = (target[0] % 2, target[1] % 2)
             return nn.ConvTranspose2d(n_in, n_out, 4, stride=2, padding=1, output_padding=pad, bias=bias)
@@ -203,9 +205,10 @@ class ConvDecoder(nn.Module):
 class ConvAutoencoder(nn.Module):
     """A convolutional autoencoder: :class:`ConvEncoder` to a code, :class:`ConvDecoder` back.
 
-    Convolutions share their filters across the image, so the model spends its parameters
-    on local strokes rather than on every pixel separately, and reconstructs better than a
-    fully connected autoencoder with the same code size.
+    Convolutions share their filters across the image, so the layers that see pixels need
+    few parameters; most of the weights (about 96% with the defaults) sit in the two
+    linear layers between the flattened feature map and the hidden layer, not in the
+    layers next to the code.
 
     Args:
         image_shape: Shape ``(C, H, W)`` of one input image (at least 4x4).

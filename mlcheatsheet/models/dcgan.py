@@ -5,7 +5,7 @@ Generative Adversarial Networks", ICLR 2016, https://arxiv.org/abs/1511.06434. T
 for a stable convolutional GAN: strided convolutions instead of pooling (transposed ones in
 the generator), BatchNorm in both networks except the generator's output and the
 discriminator's input, ReLU in the generator with a ``tanh`` output, LeakyReLU(0.2) in the
-discriminator, and weights drawn from :math:`\\mathcal{N}(0, 0.02)`.
+discriminator, and weights drawn from :math:`\\mathcal{N}(0, 0.02^2)` (standard deviation 0.02).
 
 Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017,
 https://arxiv.org/abs/1704.00028, replace the discriminator by a *critic* :math:`f` trained
@@ -67,10 +67,11 @@ def stage_sizes(image_shape: tuple[int, int, int]) -> list[int]:
 
 
 def dcgan_init_(module: nn.Module) -> None:
-    """Initialise a DCGAN layer in place as in Radford et al.: weights from :math:`\\mathcal{N}(0, 0.02)`.
+    """Initialise a DCGAN layer in place as in Radford et al.: weights from :math:`\\mathcal{N}(0, 0.02^2)`.
 
-    BatchNorm scales are drawn from :math:`\\mathcal{N}(1, 0.02)`; biases start at zero. Use it
-    with :meth:`torch.nn.Module.apply`.
+    The standard deviation is 0.02. BatchNorm scales are drawn from
+    :math:`\\mathcal{N}(1, 0.02^2)`, as in the PyTorch DCGAN example; biases start at zero.
+    Use it with :meth:`torch.nn.Module.apply`.
     """
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, 0.0, 0.02)
@@ -137,8 +138,9 @@ class DCGANGenerator(nn.Module):
             )
             for c_in, c_out in zip(channels, channels[1:])
         ])
-        # No BatchNorm on the output layer (Radford et al.): it would pin every image's
-        # pixel mean and spread to the batch's.
+        # No BatchNorm on the output layer: Radford et al. found that BatchNorm on every
+        # layer caused sample oscillation and instability. (It would also tie the pixel
+        # statistics of each generated batch, per channel, to two learned constants.)
         self.to_image = nn.Sequential(
             nn.ConvTranspose2d(channels[-1], image_shape[0], kernel_size=4, stride=2, padding=1),
             nn.Tanh(),

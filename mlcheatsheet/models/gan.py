@@ -202,7 +202,12 @@ def non_saturating_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
         \\mathcal{L}_G^{\\text{NS}} = -\\frac{1}{M}\\sum_j \\log \\sigma(\\ell_j)
 
     Same fixed point as the minimax loss, but strong gradients while the generator is still
-    poor (Goodfellow et al. 2014, section 3).
+    poor (Goodfellow et al. 2014, section 3): its gradient with respect to the logit is
+    :math:`-(1 - D)` rather than :math:`-D`. It is a different objective, though: at the
+    optimal discriminator its gradient is that of
+    :math:`\\mathrm{KL}(p_g \\| p_{data}) - 2\\,\\mathrm{JSD}(p_{data} \\| p_g)` (Arjovsky & Bottou,
+    ICLR 2017, https://arxiv.org/abs/1701.04862), which favours convincing samples over
+    covering every mode.
 
     Args:
         fake_logits: Discriminator logits of generated images, :math:`(M,)`.
@@ -242,17 +247,23 @@ def interpolate_latents(start: torch.Tensor, end: torch.Tensor, steps: int, *, s
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
-def latent_direction(latents: torch.Tensor, scores: torch.Tensor, *, fraction: float = 0.2) -> torch.Tensor:
+def latent_direction(
+    latents: torch.Tensor, scores: torch.Tensor, *, groups: torch.Tensor | None = None, fraction: float = 0.2
+) -> torch.Tensor:
     """The latent direction of an attribute: mean of the top-scoring latents minus mean of the bottom.
 
     Radford et al. (2015) found that such averaged vectors behave arithmetically ("smiling
     woman - neutral woman + neutral man = smiling man"); adding this direction to a
-    latent vector strengthens the attribute in the generated image.
+    latent vector strengthens the attribute in the generated image. An attribute that
+    varies with the class (a 1 holds less ink than a 0) would drag the class along with
+    it; with ``groups`` (e.g. the class of each generated image) the direction is computed
+    within each group and the groups' directions are averaged, so the class is held fixed.
 
     Args:
         latents: Latent vectors, :math:`(N, Z)`.
         scores: The attribute measured on each generated image, :math:`(N,)`.
-        fraction: Share of the latents averaged at each end.
+        groups: A group index per latent, :math:`(N,)`; groups of fewer than two are skipped.
+        fraction: Share of the latents (of each group) averaged at each end.
 
     Returns:
         The direction, :math:`(Z,)`.
@@ -261,6 +272,14 @@ def latent_direction(latents: torch.Tensor, scores: torch.Tensor, *, fraction: f
         raise ValueError(f"need latents (N, Z) and scores (N,), got {tuple(latents.shape)} and {tuple(scores.shape)}")
     if not 0.0 < fraction <= 0.5:
         raise ValueError(f"fraction must be in (0, 0.5], got {fraction}")
-    k = max(1, int(fraction * len(latents)))
-    order = scores.argsort()
-    return latents[order[-k:]].mean(dim=0) - latents[order[:k]].mean(dim=0)
+    if groups is None:
+        k = max(1, int(fraction * len(latents)))
+        order = scores.argsort()
+        return latents[order[-k:]].mean(dim=0) - latents[order[:k]].mean(dim=0)
+    if groups.shape != scores.shape:
+        raise ValueError(f"need one group per latent, got {tuple(groups.shape)} for {len(latents)} latents")
+    members = [groups == g for g in groups.unique()]
+    directions = [latent_direction(latents[m], scores[m], fraction=fraction) for m in members if int(m.sum()) >= 2]
+    if not directions:
+        raise ValueError("every group has fewer than two latents: no direction within a group")
+    return torch.stack(directions).mean(dim=0)

@@ -2,7 +2,9 @@
 
 Rumelhart, Hinton & Williams, "Learning representations by back-propagating errors",
 Nature 323 (1986), https://doi.org/10.1038/323533a0. Each hidden layer computes
-:math:`h_{l} = \\mathrm{ReLU}(W_{l} h_{l-1} + b_{l})` and the last layer returns class logits.
+:math:`h_{l} = \\mathrm{Dropout}(\\mathrm{ReLU}(\\mathrm{BN}(W_{l} h_{l-1})))` — no bias: BatchNorm's
+shift :math:`\\beta_l` takes its place — and the last layer returns class logits
+:math:`z = W_L h_{L-1} + b_L`.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ class MLP(nn.Module):
         in_features = c * h * w
         layers: list[nn.Module] = [nn.Flatten()]
         for width in hidden_dims:
-            # BatchNorm makes the MLP insensitive to the input scale and lets a high
-            # learning rate train it in a few epochs; the linear bias is then redundant.
+            # BatchNorm makes the MLP insensitive to the input scale and allows a high
+            # learning rate; its shift cancels a linear bias, so the bias is dropped.
             layers += [nn.Linear(in_features, width, bias=False), nn.BatchNorm1d(width), nn.ReLU(inplace=True)]
             if dropout > 0:
                 layers.append(FastDropout(dropout))  # nn.Dropout with a faster mask on the CPU

@@ -4,9 +4,13 @@ He, Zhang, Ren & Sun, "Deep Residual Learning for Image Recognition", CVPR 2016,
 https://arxiv.org/abs/1512.03385. Each block adds its input back to its output, so a
 block that has nothing useful to add can learn :math:`F = 0` and pass the signal on
 unchanged, and the gradient reaches early layers through the identity path,
-:math:`\\partial y / \\partial x = I + \\partial F / \\partial x`. When a block changes the
-number of channels or the resolution, a 1×1 convolution (the *projection shortcut*)
-reshapes :math:`x` to match.
+:math:`\\partial (F(x) + x) / \\partial x = I + \\partial F / \\partial x`. These are the
+paper's original ("v1", post-activation) blocks: the ReLU after the addition passes that
+gradient only where the sum is positive, so the identity path is exact only in the
+pre-activation blocks of He et al., "Identity Mappings in Deep Residual Networks", ECCV
+2016, https://arxiv.org/abs/1603.05027. When a block changes the number of channels or the
+resolution, a 1×1 convolution with the block's stride, followed by BatchNorm (the
+*projection shortcut*, the paper's option B), reshapes :math:`x` to match.
 
 This module holds the two block types of the paper (:class:`~mlcheatsheet.models.resnet.BasicBlock`,
 :class:`~mlcheatsheet.models.resnet.Bottleneck`), a :class:`~mlcheatsheet.models.resnet.PlainBlock` without the shortcut for comparison, the

@@ -5,9 +5,11 @@ https://doi.org/10.1207/s15516709cog1402_1 (the tanh recurrence
 :math:`h_t = \\tanh(W x_t + U h_{t-1} + b)`); Hochreiter & Schmidhuber, "Long short-term
 memory", Neural Computation 9(8) (1997), https://doi.org/10.1162/neco.1997.9.8.1735;
 Cho et al., "Learning phrase representations using RNN encoder-decoder for statistical
-machine translation", EMNLP 2014, https://arxiv.org/abs/1406.1078 (the GRU). The LSTM and
-the GRU replace the repeated multiplication by :math:`U` with a gated, *additive* update
-of their state, so the gradient of the loss can reach the first rows of the image.
+machine translation", EMNLP 2014, https://arxiv.org/abs/1406.1078 (the GRU; ``torch.nn.GRU``
+applies the reset gate after the recurrent matrix product, as cuDNN does, not before it as
+in the paper). The LSTM and the GRU replace the repeated multiplication by :math:`U` with a
+gated, *additive* update of their state, which gives the gradient of the loss a path back
+to the first rows of the image.
 """
 
 from __future__ import annotations
@@ -32,9 +34,15 @@ class RecurrentClassifier(nn.Module):
     hidden state :math:`h_T` of the top layer to class logits. A 1×28×28 digit is 28 steps of
     28 features; a 3×32×32 image is 32 steps of 96.
 
-    Recurrent weights start orthogonal, which keeps the vanilla RNN's signal from
-    shrinking or exploding at initialisation, and the LSTM's forget gate starts with bias 1
-    (Jozefowicz et al. 2015), so it begins by remembering.
+    With ``init="orthogonal"`` (the default), each gate's recurrent weight block starts as a
+    random orthogonal matrix (Saxe et al. 2014, https://arxiv.org/abs/1312.6120), whose
+    singular values are all 1, so the linear part of a vanilla RNN step neither shrinks nor
+    stretches the gradient at initialisation (only the :math:`\\tanh` derivative can shrink it). All biases start at zero except the
+    LSTM's forget gate, which starts at 1 (Jozefowicz et al., ICML 2015), so
+    :math:`f_t \\approx \\sigma(1) \\approx 0.73` where its other inputs are small: the cell
+    state starts out mostly kept. Input weights keep ``torch.nn``'s default.
+    ``init="default"`` leaves every weight and bias at ``torch.nn``'s initialisation,
+    :math:`U(-1/\\sqrt{H}, 1/\\sqrt{H})`, for comparison.
 
     Args:
         image_shape: Shape ``(C, H, W)`` of one input image.
@@ -43,6 +51,7 @@ class RecurrentClassifier(nn.Module):
         num_layers: Stacked recurrent layers.
         num_classes: Number of output logits.
         dropout: Dropout between stacked layers (needs ``num_layers > 1``).
+        init: ``"orthogonal"`` or ``"default"`` (see above).
 
     Shape:
         - Input: :math:`(N, C, H, W)`, read as :math:`T = H` steps of :math:`C W` features.
@@ -63,6 +72,7 @@ class RecurrentClassifier(nn.Module):
         num_layers: int = 1,
         num_classes: int = 10,
         dropout: float = 0.0,
+        init: str = "orthogonal",
     ) -> None:
         super().__init__()
         self.image_shape = check_image_shape(image_shape)
@@ -74,11 +84,14 @@ class RecurrentClassifier(nn.Module):
             raise ValueError(f"unknown cell {cell!r}; choose one of: {', '.join(CELLS)}")
         if dropout > 0 and num_layers == 1:
             raise ValueError("dropout acts between stacked layers: it needs num_layers > 1")
+        if init not in ("orthogonal", "default"):
+            raise ValueError(f"unknown init {init!r}; choose 'orthogonal' or 'default'")
         self.cell = cell
         channels, _, width = self.image_shape
         self.recurrent = CELLS[cell](channels * width, hidden_size, num_layers=num_layers, batch_first=True, dropout=dropout)
         self.fc = nn.Linear(hidden_size, num_classes)
-        self._init_recurrent(hidden_size)
+        if init == "orthogonal":
+            self._init_recurrent(hidden_size)
 
     def _init_recurrent(self, hidden_size: int) -> None:
         for name, param in self.recurrent.named_parameters():

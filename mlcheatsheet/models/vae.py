@@ -153,8 +153,10 @@ def vae_loss(
     the standard normal prior (Appendix B of the paper); the reconstruction term is a
     one-sample estimate of :math:`-\\mathbb{E}_q[\\log p(x \\mid z)]` computed from the
     logits :math:`\\ell`. With ``kl_weight`` :math:`\\beta = 1` the loss is the negative ELBO
-    in nats; smaller values during the first epochs (KL warm-up) keep the decoder from
-    ignoring the code.
+    in nats; smaller values during the first epochs (KL warm-up) are the usual remedy for
+    a decoder that ignores the code. With grey-level targets the Bernoulli term is not a
+    normalised likelihood (Loaiza-Ganem & Cunningham, NeurIPS 2019,
+    https://arxiv.org/abs/1907.06845), so the nats compare models on the same data only.
 
     Args:
         logits: Decoder logits :math:`\\ell`.

@@ -15,7 +15,7 @@ so are the runtime and transfer helpers that used to live in this module.
 from ..metrics import input_gradient_per_row
 from ..runtime import THREADS_ENV, autocast, configure_backends, configure_threads, mixed_precision_dtype, use_channels_last
 from ..transfer import freeze_backbone, with_new_head
-from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_images
+from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_images, score_generator
 from .engine import (
     History,
     TrainConfig,
@@ -26,7 +26,7 @@ from .engine import (
     predict,
     training_steps_taken,
 )
-from .objectives import evaluate_autoencoder, evaluate_classifier, evaluate_vae, fit_autoencoder, fit_classifier, fit_vae
+from .objectives import classified_correctly, evaluate_autoencoder, evaluate_classifier, evaluate_vae, fit_autoencoder, fit_classifier, fit_vae, negative_elbo_per_image, reconstruction_errors
 from .scorer import fid_scorer
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "TrainConfig",
     "TrainingDivergedError",
     "autocast",
+    "classified_correctly",
     "configure_backends",
     "configure_threads",
     "count_parameters",
@@ -55,8 +56,11 @@ __all__ = [
     "input_gradient_per_row",
     "make_optimizer",
     "mixed_precision_dtype",
+    "negative_elbo_per_image",
     "predict",
+    "reconstruction_errors",
     "sample_images",
+    "score_generator",
     "training_steps_taken",
     "use_channels_last",
     "with_new_head",

@@ -13,14 +13,14 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from ..data import Dataset
-from ..metrics import FIDScorer, mean_pairwise_distance
+from ..metrics import FIDScorer, SampleQuality, mean_pairwise_distance
 from ..models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
 from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
 from ..runtime import Runtime, check_precision
@@ -39,6 +39,7 @@ __all__ = [
     "fit_gan",
     "generator_step",
     "sample_images",
+    "score_generator",
 ]
 
 
@@ -134,7 +135,7 @@ class GanHistory:
         d_fake: Mean :math:`D(G(z))` over each interval (critic score for WGAN-GP).
         gradient_penalty: Mean gradient penalty per interval (WGAN-GP only).
         eval_steps: Generator steps at which samples were evaluated (0 = before training).
-        fid: FID of the evaluated generator against the *training* images (model selection).
+        fid: FID of the evaluated generator against the scorer's ``"selection"`` reference (model selection).
         min_class_share: Share of the rarest predicted class at each evaluation.
         mean_confidence: Classifier's mean top probability at each evaluation.
         conditional_accuracy: Share classified as the requested class (conditional models).
@@ -144,7 +145,7 @@ class GanHistory:
         fixed_noise: The fixed noise batch, :math:`(M, Z)`, on the CPU.
         fixed_labels: Its labels for a conditional generator (``None`` otherwise).
         best_step: Evaluation step whose generator was kept (lowest FID).
-        best_fid: Its FID against the training images.
+        best_fid: Its FID against the scorer's ``"selection"`` reference.
         collapse: Signs of collapse found, one message each (empty when training was healthy).
         steps: Generator updates taken.
         discriminator_steps: Discriminator updates taken.
@@ -177,11 +178,20 @@ class GanHistory:
     samples: int = 0
     total_seconds: float = 0.0
 
-    def collapse_report(self) -> str:
-        """One line per sign of collapse, or a line saying none was found."""
-        if not self.collapse:
-            return "Collapse check: no sign of collapse (discriminator loss and sample diversity stayed healthy)."
-        return "\n".join(f"WARNING — GAN collapse: {message}" for message in self.collapse)
+    def collapse_report(self, quality: SampleQuality | None = None, classes: Sequence[str] = ()) -> str:
+        """What the collapse checks found, one line each, and the coverage of ``quality``'s samples.
+
+        The training-time checks (:func:`detect_collapse`) look for a discriminator that wins
+        outright and for samples that all look alike; a generator can pass both and still
+        drop classes, so the coverage line (:meth:`~mlcheatsheet.metrics.SampleQuality.coverage_sentence`)
+        names every class below 5% of the samples.
+        """
+        lines = [f"WARNING — GAN collapse: {message}" for message in self.collapse] or [
+            "Collapse check during training: the discriminator never won outright and the samples never all looked alike."
+        ]
+        if quality is not None:
+            lines.append(quality.coverage_sentence(classes or [str(k) for k in range(len(quality.class_shares))]))
+        return "\n".join(lines)
 
     def log_interval(self, step: int, seconds: float, means: dict[str, float]) -> None:
         """Append one logged interval's means (keys ``g``, ``d``, ``real``, ``fake`` and maybe ``gp``)."""
@@ -378,8 +388,32 @@ def sample_images(
     return (torch.cat(chunks) + 1) / 2
 
 
+@torch.no_grad()
+def score_generator(generator: nn.Module, scorer: FIDScorer, *, draws: int = 10, seed: int = 1) -> SampleQuality:
+    """Score ``draws`` independent sets of fresh samples, each as large as the scorer's reference.
+
+    Every set draws new noise (and, for a conditional generator, every class equally
+    often); :meth:`~mlcheatsheet.metrics.FIDScorer.score_draws` gives the mean FID with its
+    interval and the pooled coverage, confidence and conditional accuracy.
+
+    Args:
+        generator: A trained generator with a ``latent_dim`` (on its device).
+        scorer: The FID scorer; its held-out images are the reference.
+        draws: Independent sample sets (the interval needs at least two).
+        seed: Seed of the noise; the first set is what ``torch.randn`` gives after seeding
+            a CPU generator with it.
+    """
+    device = next(generator.parameters()).device
+    rng = torch.Generator().manual_seed(seed)
+    n, conditional = scorer.num_reference, bool(getattr(generator, "conditional", False))
+    labels = (torch.arange(n) % scorer.num_classes).to(device) if conditional else None
+    images = [sample_images(generator, torch.randn(n, generator.latent_dim, generator=rng).to(device), labels)
+              for _ in range(draws)]
+    return scorer.score_draws(images, labels=None if labels is None else [labels] * draws)
+
+
 class _Evaluation:
-    """Scores the generator every few steps and remembers the best one (lowest FID against training images)."""
+    """Scores the generator every few steps and remembers the best one (lowest FID against the selection reference)."""
 
     def __init__(self, config: GanConfig, data: Dataset, latent_dim: int, conditional: bool,
                  scorer: FIDScorer | None, history: GanHistory, device: torch.device) -> None:
@@ -407,7 +441,7 @@ class _Evaluation:
         history.snapshots.append(sample_images(model, self.fixed_noise, self.fixed_labels).cpu())
         better = True
         if self.scorer is not None:
-            quality = self.scorer.score(samples, labels=self.labels, reference="train")
+            quality = self.scorer.score(samples, labels=self.labels, reference="selection")
             history.fid.append(quality.fid)
             history.min_class_share.append(quality.min_class_share)
             history.mean_confidence.append(quality.mean_confidence)
@@ -501,7 +535,7 @@ def fit_gan(
     decided once, as for :func:`~mlcheatsheet.training.engine.fit`. Every
     ``config.eval_every`` steps (and before the first) the generator — its
     :class:`WeightAverage` when ``config.ema > 0`` — draws ``config.eval_samples`` images
-    from fixed noise; ``scorer`` measures their FID against the training images, class
+    from fixed noise; ``scorer`` measures their FID against its selection reference, class
     coverage and confidence, and the best generator so far is remembered.
 
     Networks with ``conditional = True`` also get labels: real images their own, generated ones drawn ones.

@@ -22,12 +22,15 @@ from ..runtime import Runtime
 from .engine import History, LossOut, Objective, Step, TrainConfig, fit, predict
 
 __all__ = [
+    "classified_correctly",
     "evaluate_autoencoder",
     "evaluate_classifier",
     "evaluate_vae",
     "fit_autoencoder",
     "fit_classifier",
     "fit_vae",
+    "negative_elbo_per_image",
+    "reconstruction_errors",
 ]
 
 OnEpoch = Callable[[History], bool | None]
@@ -44,6 +47,15 @@ def evaluate_classifier(model: nn.Module, images: torch.Tensor, labels: torch.Te
     """
     logits = predict(model, images, batch_size=batch_size)
     return {"loss": F.cross_entropy(logits, labels).item(), "accuracy": accuracy(logits, labels)}
+
+
+def classified_correctly(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """One boolean per image: does ``model``'s top class match the label? (On the CPU.)
+
+    What :func:`~mlcheatsheet.findings.accuracy_interval` and the paired
+    :func:`~mlcheatsheet.findings.compare_classifiers` take.
+    """
+    return (predict(model, images, batch_size=batch_size).argmax(dim=1) == labels).cpu()
 
 
 def fit_classifier(
@@ -125,6 +137,19 @@ def evaluate_autoencoder(
     }
 
 
+def reconstruction_errors(model: nn.Module, images: torch.Tensor, *, noise_std: float = 0.0, seed: int = 0,
+                          batch_size: int = 1000) -> torch.Tensor:
+    """Each image's mean squared error per pixel, as :func:`evaluate_autoencoder` measures it (on the CPU).
+
+    What :func:`~mlcheatsheet.findings.mean_interval` and
+    :func:`~mlcheatsheet.findings.compare_means` take.
+    """
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    noisy = corrupt(images, noise_std, generator=generator)
+    rebuilt = torch.sigmoid(predict(model, noisy, batch_size=batch_size))
+    return (rebuilt - images.float()).square().flatten(1).mean(dim=1).cpu()
+
+
 class _Denoising(Objective):
     """Rebuild the clean batch from a corrupted copy; fresh noise every step from one seeded stream."""
 
@@ -187,12 +212,12 @@ def fit_autoencoder(
 
 
 @torch.inference_mode()
-def evaluate_vae(model: nn.Module, images: torch.Tensor, *, seed: int = 0, batch_size: int = 1000) -> dict[str, float]:
-    """The negative ELBO of a VAE on a set of images, with its two parts, in nats per image.
+def negative_elbo_per_image(model: nn.Module, images: torch.Tensor, *, seed: int = 0, batch_size: int = 1000) -> dict[str, torch.Tensor]:
+    """Each image's negative ELBO and its two parts, in nats (on the CPU).
 
     One code is drawn per image (from ``seed``, so repeated calls agree), as in training;
     the estimate of the reconstruction term is unbiased, and its noise averages out over
-    the images.
+    the images. The parts are those of :func:`~mlcheatsheet.models.vae.vae_loss`, per image.
 
     Args:
         model: A :class:`~mlcheatsheet.models.vae.VAE` (or any model with ``encode``
@@ -202,20 +227,33 @@ def evaluate_vae(model: nn.Module, images: torch.Tensor, *, seed: int = 0, batch
         batch_size: Images per forward pass.
 
     Returns:
-        ``{"loss": ..., "reconstruction": ..., "kl": ...}`` averaged over the images
-        (see :func:`~mlcheatsheet.models.vae.vae_loss`).
+        ``{"loss": ..., "reconstruction": ..., "kl": ...}``, each of shape :math:`(N,)`.
     """
     model.eval()
     generator = torch.Generator(device=images.device).manual_seed(seed)
-    totals = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    parts: dict[str, list[torch.Tensor]] = {"reconstruction": [], "kl": []}
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
-        mean, logvar = model.encode(batch)
-        logits = model.decode(reparameterize(mean, logvar, generator=generator))
-        parts = vae_loss(logits.float(), batch, mean.float(), logvar.float())
-        for key in totals:
-            totals[key] += parts[key].item() * len(batch)
-    return {key: value / len(images) for key, value in totals.items()}
+        mean, logvar = (t.float() for t in model.encode(batch))
+        logits = model.decode(reparameterize(mean, logvar, generator=generator)).float()
+        bce = F.binary_cross_entropy_with_logits(logits, batch, reduction="none")
+        parts["reconstruction"].append(bce.flatten(1).sum(dim=1).cpu())
+        parts["kl"].append((-0.5 * (1 + logvar - mean.square() - logvar.exp())).sum(dim=1).cpu())
+    per_image = {key: torch.cat(values) for key, values in parts.items()}
+    return {"loss": per_image["reconstruction"] + per_image["kl"], **per_image}
+
+
+def evaluate_vae(model: nn.Module, images: torch.Tensor, *, seed: int = 0, batch_size: int = 1000) -> dict[str, float]:
+    """The negative ELBO of a VAE on a set of images, with its two parts, in nats per image.
+
+    The means over the images of :func:`negative_elbo_per_image`.
+
+    Returns:
+        ``{"loss": ..., "reconstruction": ..., "kl": ...}`` averaged over the images
+        (see :func:`~mlcheatsheet.models.vae.vae_loss`).
+    """
+    per_image = negative_elbo_per_image(model, images, seed=seed, batch_size=batch_size)
+    return {key: float(values.double().mean()) for key, values in per_image.items()}
 
 
 class _NegativeELBO(Objective):

@@ -1,0 +1,232 @@
+"""Findings: what a run's numbers support, with their uncertainty, in words that follow the numbers.
+
+A gallery page never types an outcome. It computes one here and prints it: an
+:class:`Interval` for every accuracy (Wilson's score interval) and every mean — an error
+over images, or FID over independent draws of generated samples (a t-interval); a :class:`Comparison` of two
+classifiers scored on the same images by McNemar's exact test, which names a winner only
+when the difference is significant at 5%; and a :class:`Claim` for each outcome a page's
+explanation depends on, which the docs build checks (``docs/_ext/buildcheck.py`` fails a
+full build whose claims the run does not support). The statistics are scipy's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from scipy import stats
+
+__all__ = [
+    "LEVEL",
+    "Claim",
+    "Comparison",
+    "Interval",
+    "MeanComparison",
+    "accuracy_interval",
+    "compare_classifiers",
+    "compare_means",
+    "mean_interval",
+]
+
+#: Confidence level of every interval, and 1 - the significance level of every test.
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its 95% confidence interval.
+
+    Attributes:
+        value: The point estimate.
+        low: Lower end of the interval.
+        high: Upper end.
+        method: How the interval was computed, e.g. ``"Wilson"``.
+        n: How many observations it rests on.
+    """
+
+    value: float
+    low: float
+    high: float
+    method: str
+    n: int
+
+    def format(self, unit: str = "") -> str:
+        """``97.4% [96.3, 98.2]`` for ``unit="%"`` (a fraction shown as a percentage), ``104.5 nats [103.9, 105.1]``.
+
+        The decimals give the interval's width two significant digits: more would be noise.
+        """
+        scale, suffix = (100.0, "%") if unit == "%" else (1.0, f" {unit}" if unit else "")
+        value, low, high = (scale * v for v in (self.value, self.low, self.high))
+        width = high - low
+        decimals = max(0, 1 - math.floor(math.log10(width))) if width > 0 else 2
+        return f"{value:.{decimals}f}{suffix} [{low:.{decimals}f}, {high:.{decimals}f}]"
+
+    def overlaps(self, other: Interval) -> bool:
+        """Whether the two intervals share any value."""
+        return self.low <= other.high and other.low <= self.high
+
+    def record(self) -> dict[str, float | str | int]:
+        """The interval as plain numbers, for a results record."""
+        return asdict(self)
+
+
+def accuracy_interval(correct: torch.Tensor | Sequence[bool]) -> Interval:
+    """The share of correct predictions with Wilson's score interval.
+
+    Args:
+        correct: One boolean per test image: was it classified correctly?
+    """
+    hits = torch.as_tensor(correct, dtype=torch.bool).flatten()
+    n, k = len(hits), int(hits.sum())
+    if n == 0:
+        raise ValueError("an accuracy needs at least one scored image")
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=LEVEL, method="wilson")
+    return Interval(k / n, float(ci.low), float(ci.high), "Wilson", n)
+
+
+def mean_interval(values: torch.Tensor | Sequence[float]) -> Interval:
+    """The mean of per-image values (an error, a negative ELBO) with its t-interval.
+
+    The half-width is :math:`t_{0.975,\\,n-1}` standard errors of the mean.
+    """
+    x = torch.as_tensor(values, dtype=torch.float64).flatten().cpu().numpy()
+    if len(x) < 2:
+        raise ValueError("a mean's interval needs at least two values")
+    low, high = stats.t.interval(LEVEL, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    return Interval(float(x.mean()), float(low), float(high), "t", len(x))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two classifiers scored on the same images, compared by McNemar's exact test.
+
+    Attributes:
+        names: The two classifiers.
+        accuracies: Their accuracies with Wilson intervals.
+        only_first: Images the first got right and the second wrong.
+        only_second: Images the second got right and the first wrong.
+        p_value: Two-sided exact McNemar p-value (a binomial test on the discordant images).
+    """
+
+    names: tuple[str, str]
+    accuracies: tuple[Interval, Interval]
+    only_first: int
+    only_second: int
+    p_value: float
+
+    @property
+    def winner(self) -> str | None:
+        """The better classifier when the difference is significant at 5%, else ``None``."""
+        if self.p_value >= 1 - LEVEL or self.only_first == self.only_second:
+            return None
+        return self.names[0] if self.only_first > self.only_second else self.names[1]
+
+    def sentence(self) -> str:
+        """The finding in words that follow the numbers."""
+        (a, b), (ia, ib) = self.names, self.accuracies
+        gap = 100 * (ia.value - ib.value)
+        numbers = (f"{a} {ia.format('%')} vs {b} {ib.format('%')} on the same {ia.n:,} images "
+                   f"({self.only_first} right only by {a}, {self.only_second} only by {b}; McNemar p = {self.p_value:.3g})")
+        if self.winner is None:
+            return f"{numbers}: the {abs(gap):.1f}-point difference is within the noise of {ia.n:,} test images."
+        loser = b if self.winner == a else a
+        return f"{numbers}: {self.winner} is ahead of {loser} by {abs(gap):.1f} points, significant at 5%."
+
+
+def compare_classifiers(first: str, first_correct: torch.Tensor, second: str, second_correct: torch.Tensor) -> Comparison:
+    """Compare two classifiers on the same test images (one boolean per image each).
+
+    Raises:
+        ValueError: The two were not scored on the same number of images.
+    """
+    a = torch.as_tensor(first_correct, dtype=torch.bool).flatten().cpu()
+    b = torch.as_tensor(second_correct, dtype=torch.bool).flatten().cpu()
+    if a.shape != b.shape:
+        raise ValueError(f"{first} was scored on {len(a)} images and {second} on {len(b)}: a paired test needs the same images")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    discordant = only_a + only_b
+    p_value = 1.0 if discordant == 0 else float(stats.binomtest(only_a, discordant, 0.5).pvalue)
+    return Comparison((first, second), (accuracy_interval(a), accuracy_interval(b)), only_a, only_b, p_value)
+
+
+@dataclass(frozen=True)
+class MeanComparison:
+    """Two models' per-image values (errors, losses) on the same images, compared by a paired t-test.
+
+    Attributes:
+        names: The two models.
+        means: Their mean values with t-intervals.
+        difference: The mean of first minus second, with its paired t-interval.
+        p_value: Two-sided p-value of the paired t-test.
+        lower_is_better: Whether a smaller value is better (an error).
+        what: What the values are, e.g. ``"MSE per pixel"``.
+    """
+
+    names: tuple[str, str]
+    means: tuple[Interval, Interval]
+    difference: Interval
+    p_value: float
+    lower_is_better: bool
+    what: str
+
+    @property
+    def winner(self) -> str | None:
+        """The better model when the difference is significant at 5%, else ``None``."""
+        if self.p_value >= 1 - LEVEL:
+            return None
+        first_lower = self.difference.value < 0
+        return self.names[0] if first_lower == self.lower_is_better else self.names[1]
+
+    def sentence(self) -> str:
+        """The finding in words that follow the numbers."""
+        (a, b), (ma, mb) = self.names, self.means
+        numbers = (f"{self.what}: {a} {ma.format()} vs {b} {mb.format()} on the same {ma.n:,} images "
+                   f"(difference {self.difference.format()}, paired t-test p = {self.p_value:.3g})")
+        if self.winner is None:
+            return f"{numbers}: the difference is within the noise of {ma.n:,} images."
+        return f"{numbers}: {self.winner} is better, significant at 5%."
+
+
+def compare_means(first: str, first_values: torch.Tensor, second: str, second_values: torch.Tensor, *,
+                  what: str, lower_is_better: bool = True) -> MeanComparison:
+    """Compare two models' per-image values on the same images (a paired t-test, scipy's ``ttest_rel``).
+
+    Raises:
+        ValueError: The two were not measured on the same number of images.
+    """
+    a = torch.as_tensor(first_values, dtype=torch.float64).flatten().cpu()
+    b = torch.as_tensor(second_values, dtype=torch.float64).flatten().cpu()
+    if a.shape != b.shape:
+        raise ValueError(f"{first} was measured on {len(a)} images and {second} on {len(b)}: a paired test needs the same images")
+    test = stats.ttest_rel(a.numpy(), b.numpy())
+    ci = test.confidence_interval(confidence_level=LEVEL)
+    difference = Interval(float((a - b).mean()), float(ci.low), float(ci.high), "paired t", len(a))
+    return MeanComparison((first, second), (mean_interval(a), mean_interval(b)), difference, float(test.pvalue),
+                          lower_is_better, what)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An outcome a page's explanation depends on, and whether this run supports it.
+
+    Attributes:
+        page: The page whose text depends on it, e.g. ``"architectures/rnn"``.
+        statement: The outcome, e.g. ``"a residual network trains better than a plain one of the same depth"``.
+        holds: Whether the run's numbers support it.
+        evidence: The finding it was judged by.
+    """
+
+    page: str
+    statement: str
+    holds: bool
+    evidence: str
+
+    def __str__(self) -> str:
+        verdict = "supported by this run" if self.holds else "NOT supported by this run"
+        return f"Claim of {self.page} ({self.statement}): {verdict}. {self.evidence}"
+
+    def record(self) -> dict[str, str | bool]:
+        """The claim as plain values, for a results record."""
+        return asdict(self)

@@ -1,0 +1,67 @@
+"""Findings: intervals and paired tests checked against hand computations, and wording that follows the numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mlcheatsheet.findings import Claim, Interval, accuracy_interval, compare_classifiers, mean_interval
+
+
+def correct(n_right: int, n: int = 1000) -> torch.Tensor:
+    return torch.arange(n) < n_right
+
+
+def test_wilson_interval_matches_the_formula() -> None:
+    k, n, z = 974, 1000, 1.959963984540054
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    interval = accuracy_interval(correct(k))
+    assert interval.value == p and interval.n == n and interval.method == "Wilson"
+    assert interval.low == pytest.approx(centre - half, abs=1e-9) and interval.high == pytest.approx(centre + half, abs=1e-9)
+    assert 0.004 < (interval.high - interval.low) / 4 < 0.006  # about 0.5 points of standard error near 97%
+
+
+def test_mcnemar_uses_only_the_discordant_images() -> None:
+    first = correct(980)
+    second = first.clone()
+    second[:12] = False  # 12 images only the first gets right ...
+    second[980:983] = True  # ... and 3 only the second
+    comparison = compare_classifiers("A", first, "B", second)
+    assert (comparison.only_first, comparison.only_second) == (12, 3)
+    expected = 2 * sum(math.comb(15, i) for i in range(0, 4)) / 2**15  # two-sided exact binomial, p = 1/2
+    assert comparison.p_value == pytest.approx(expected)
+    assert comparison.p_value < 0.05 and comparison.winner == "A"
+    assert "A is ahead of B by 0.9 points, significant at 5%" in comparison.sentence()
+
+
+def test_a_difference_inside_the_noise_names_no_winner_whichever_way_it_goes() -> None:
+    first = correct(975)
+    second = correct(980)  # 5 more right, all discordant in one direction: p = 0.0625
+    comparison = compare_classifiers("LSTM", first, "GRU", second)
+    assert comparison.winner is None and comparison.p_value == pytest.approx(2 / 2**5)
+    assert comparison.sentence().endswith("the 0.5-point difference is within the noise of 1,000 test images.")
+    assert compare_classifiers("X", first, "Y", first).p_value == 1.0  # identical predictions
+    with pytest.raises(ValueError, match="same images"):
+        compare_classifiers("X", correct(5, 10), "Y", correct(5, 20))
+
+
+def test_mean_interval_is_a_t_interval() -> None:
+    values = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    interval = mean_interval(values)
+    half = 3.182446305284263 * values.std().item() / 2  # t(0.975, 3) * s / sqrt(4)
+    assert interval.value == 2.5 and interval.low == pytest.approx(2.5 - half) and interval.high == pytest.approx(2.5 + half)
+
+
+def test_interval_format_keeps_two_significant_digits_of_its_width() -> None:
+    assert Interval(0.974, 0.963, 0.982, "Wilson", 1000).format("%") == "97.4% [96.3, 98.2]"
+    assert Interval(104.48, 103.91, 105.07, "t", 1000).format("nats") == "104.5 nats [103.9, 105.1]"
+    assert Interval(0.0090, 0.0085, 0.0095, "t", 1000).format() == "0.00900 [0.00850, 0.00950]"
+
+
+def test_a_claim_says_whether_the_run_supports_it() -> None:
+    assert "NOT supported by this run" in str(Claim("architectures/rnn", "gates help", False, "LSTM 97% vs RNN 96%"))
+    assert str(Claim("p", "s", True, "e")) == "Claim of p (s): supported by this run. e"
