@@ -81,7 +81,7 @@ config = TrainConfig(epochs=budget.epochs, batch_size=budget.batch_size, lr=3e-3
 histories = {name: fit_autoencoder(model, data, config, device=device) for name, model in models.items()}
 for name, history in histories.items():
     print(f"{name}: held-out MSE {history['test_mse'][-1]:.4f} per pixel on {len(data.x_test):,} digits — "
-          f"{history.steps} steps in {history.total_seconds:.1f} s")
+          f"{history.steps:,} steps in {history.total_seconds:.1f} s")
 
 # %%
 # Fully connected versus convolutional, at the same code size
@@ -124,7 +124,8 @@ from mlcheatsheet.plotting import show_image_rows
 shown = torch.stack([torch.nonzero(data.y_test == k).flatten()[0] for k in range(data.num_classes)])
 originals = data.x_test[shown]
 rebuilt = {name: torch.sigmoid(predict(model, test[shown.to(device)])).cpu() for name, model in models.items()}
-_ = show_image_rows(torch.stack([originals, *rebuilt.values()]), row_labels=["input", *rebuilt],
+short = [name.replace("fully connected", "FC").replace("convolutional", "conv") for name in rebuilt]  # fits the margin
+_ = show_image_rows(torch.stack([originals, *rebuilt.values()]), row_labels=["input", *short],
                     title="Held-out digits and their reconstructions")
 
 # %%
@@ -204,8 +205,8 @@ _ = report_result(
 # %%
 # Where to go next
 # ----------------
-# The codes here are points with no structure between them: decode a point halfway
-# between two codes, or a random one, and the result is rarely a digit. The
-# :ref:`variational autoencoder <sphx_glr_auto_examples_plot_vae.py>` makes the code
-# space a distribution you can sample from. For codes larger than two numbers, a
+# Nothing in this objective says what lies between the codes of two training digits, or
+# where to draw a new code from: decode a point halfway between two codes, or a random
+# one, and see. The :ref:`variational autoencoder <sphx_glr_auto_examples_plot_vae.py>`
+# makes the code space a distribution you can sample from. For codes larger than two numbers, a
 # non-linear embedding such as t-SNE (``sklearn.manifold.TSNE``) draws a 2-D map of them.

@@ -78,17 +78,17 @@ _ = plot_history(history, title="CNN on handwritten digits")
 # What the network learned
 # ------------------------
 # The 32 filters of the first layer, each a 3×3 patch of weights (bright = positive).
-# Many are small edge and stroke detectors at different orientations: the same kind of
-# filters that hand-designed image features used to provide.
+# Filters of this kind are often oriented edge and stroke detectors, like the
+# hand-designed features that came before; the figure shows what this run learned.
 from mlcheatsheet.plotting import plot_filters
 
 model = model.cpu()
 _ = plot_filters(model.features[0].weight, title="Learned first-layer filters (3×3)")
 
 # %%
-# The feature maps of one test digit after each stage: early maps are the digit seen
-# through each filter (its edges and strokes), later ones are coarser maps of where
-# larger parts of a digit were found.
+# The feature maps of one test digit after each stage: each map is the image seen through
+# one filter, and each stage halves the resolution, so later maps are coarser maps of
+# where a stage's patterns were found.
 from mlcheatsheet.plotting import plot_feature_maps
 
 digit = data.x_test[:1]
@@ -99,8 +99,7 @@ _ = plot_feature_maps(digit[0], [m[0] for m in maps], title=f"Feature maps of a 
 # %%
 # Results
 # -------
-# The held-out mistakes, captioned ``predicted (true)``: with fewer than two in a hundred
-# wrong, most of what is left is genuinely ambiguous handwriting.
+# The held-out mistakes, captioned ``predicted (true)``; their number is in the title.
 from mlcheatsheet.training import predict
 
 predictions = predict(model, data.x_test).argmax(dim=1)
@@ -111,7 +110,7 @@ _ = show_images(
 )
 
 # %%
-# The confusion matrix shows which digits are mistaken for which.
+# The confusion matrix shows which classes are mistaken for which.
 from mlcheatsheet.metrics import confusion_matrix
 from mlcheatsheet.plotting import plot_confusion_matrix
 

@@ -85,8 +85,9 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # %%
 # Results
 # -------
-# One row per requested class; the noise is the same in every column, so a column shows
-# one "style" — slant, stroke width — carried across all ten digits.
+# One row per requested class; the noise is the same down each column, so a column shows
+# what one noise vector gives for every class — whether it carries a "style" (slant,
+# stroke width) across the digits is what to look for.
 from mlcheatsheet.plotting import show_image_rows
 from mlcheatsheet.training import sample_images
 

@@ -65,31 +65,44 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # --------------------------------------
 # :math:`D` maximises and :math:`G` minimises
 # :math:`V(D, G) = \mathbb{E}_x[\log D(x)] + \mathbb{E}_z[\log(1 - D(G(z)))]`. Early on
-# :math:`D` rejects every sample, :math:`D(G(z)) \approx 0`, and :math:`\log(1 - D)` is
-# flat there: the minimax generator gets no gradient. The non-saturating loss
-# :math:`-\log D(G(z))` has the same fixed point but its steepest slope exactly where the
-# generator is worst. The package's loss functions, evaluated on a grid of logits:
+# :math:`D` rejects the samples: its logit :math:`\ell` on them is very negative and
+# :math:`D(G(z)) = \sigma(\ell) \approx 0`. As a function of :math:`D`, :math:`\log(1 - D)`
+# has slope :math:`-1` there, but the generator moves :math:`D` only through the logit, and
+# :math:`\partial \log(1 - \sigma(\ell)) / \partial \ell = -\sigma(\ell) \to 0`: the
+# minimax generator's gradient vanishes exactly when it is worst. The non-saturating loss
+# :math:`-\log D(G(z))` has the same fixed point and the gradient
+# :math:`-(1 - \sigma(\ell)) \to -1` there. The package's loss functions and their
+# gradients, evaluated on a grid of logits:
 import matplotlib.pyplot as plt
 
 from mlcheatsheet.models.gan import minimax_generator_loss, non_saturating_generator_loss
 
-logits = torch.linspace(-6, 6, 241, requires_grad=True)
-d_fake = torch.sigmoid(logits).detach()
-fig, ax = plt.subplots(figsize=(6, 3.4))
-ax.plot(d_fake, torch.stack([minimax_generator_loss(v[None]) for v in logits]).detach(), label=r"minimax: $\log(1 - D(G(z)))$")
-ax.plot(d_fake, torch.stack([non_saturating_generator_loss(v[None]) for v in logits]).detach(), label=r"non-saturating: $-\log D(G(z))$")
-ax.axvspan(0, 0.1, color="C3", alpha=0.1, label="early training")
-ax.set(xlabel="D(G(z))", ylabel="generator loss", title="Two generator losses with the same optimum")
-_ = ax.legend(fontsize=8)
+logits = torch.linspace(-6, 6, 241)
+losses = {r"minimax: $\log(1 - D(G(z)))$": minimax_generator_loss,
+          r"non-saturating: $-\log D(G(z))$": non_saturating_generator_loss}
+fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
+for label, loss in losses.items():
+    points = logits.clone().requires_grad_(True)
+    values = torch.stack([loss(v[None]) for v in points])
+    (slopes,) = torch.autograd.grad(values.sum(), points)
+    ax_loss.plot(logits, values.detach(), label=label)
+    ax_grad.plot(logits, slopes, label=label)
+for ax in (ax_loss, ax_grad):
+    ax.axvspan(-6, -2.2, color="C3", alpha=0.1)  # D(G(z)) below 0.1: early training
+ax_loss.set(xlabel=r"logit $\ell$ of $D$ on a generated image", ylabel="generator loss", title="The two losses")
+ax_grad.set(xlabel=r"logit $\ell$ of $D$ on a generated image", ylabel=r"$\partial\,\mathrm{loss} / \partial \ell$",
+            title="Their gradients (shaded: D(G(z)) < 0.1)")
+_ = ax_loss.legend(fontsize=8)
 
 # %%
 # Training
 # --------
 # Adam with :math:`\beta_1 = 0.5`, the non-saturating loss, an exponential moving average
 # of the generator's weights for evaluation, and the generator with the best FID against
-# the selection digits (training digits the classifier never saw) kept. The learning rates are five times the usual
-# :math:`2 \cdot 10^{-4}` (ten times for the discriminator): a build trains for a few
-# thousand steps, and the moving average smooths what the large steps shake.
+# the selection digits (training digits the classifier never saw) kept. The learning
+# rates are five times the usual :math:`2 \cdot 10^{-4}` (ten times for the
+# discriminator): a build trains for a few thousand steps, and the moving average is
+# there to smooth what the large steps shake.
 from mlcheatsheet.training import GanConfig, fit_gan
 
 config = GanConfig(

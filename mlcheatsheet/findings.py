@@ -135,16 +135,21 @@ class Comparison:
         return f"{numbers}: {self.winner} is ahead of {loser} by {abs(gap):.1f} points, significant at 5%."
 
 
+def _paired(first: str, a: torch.Tensor, second: str, b: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both measurements as flat CPU tensors, refused unless they cover the same number of images."""
+    a, b = (torch.as_tensor(t, dtype=dtype).flatten().cpu() for t in (a, b))
+    if a.shape != b.shape:
+        raise ValueError(f"{first} was measured on {len(a)} images and {second} on {len(b)}: a paired test needs the same images")
+    return a, b
+
+
 def compare_classifiers(first: str, first_correct: torch.Tensor, second: str, second_correct: torch.Tensor) -> Comparison:
     """Compare two classifiers on the same test images (one boolean per image each).
 
     Raises:
         ValueError: The two were not scored on the same number of images.
     """
-    a = torch.as_tensor(first_correct, dtype=torch.bool).flatten().cpu()
-    b = torch.as_tensor(second_correct, dtype=torch.bool).flatten().cpu()
-    if a.shape != b.shape:
-        raise ValueError(f"{first} was scored on {len(a)} images and {second} on {len(b)}: a paired test needs the same images")
+    a, b = _paired(first, first_correct, second, second_correct, torch.bool)
     only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
     discordant = only_a + only_b
     p_value = 1.0 if discordant == 0 else float(stats.binomtest(only_a, discordant, 0.5).pvalue)
@@ -196,10 +201,7 @@ def compare_means(first: str, first_values: torch.Tensor, second: str, second_va
     Raises:
         ValueError: The two were not measured on the same number of images.
     """
-    a = torch.as_tensor(first_values, dtype=torch.float64).flatten().cpu()
-    b = torch.as_tensor(second_values, dtype=torch.float64).flatten().cpu()
-    if a.shape != b.shape:
-        raise ValueError(f"{first} was measured on {len(a)} images and {second} on {len(b)}: a paired test needs the same images")
+    a, b = _paired(first, first_values, second, second_values, torch.float64)
     test = stats.ttest_rel(a.numpy(), b.numpy())
     ci = test.confidence_interval(confidence_level=LEVEL)
     difference = Interval(float((a - b).mean()), float(ci.low), float(ci.high), "paired t", len(a))

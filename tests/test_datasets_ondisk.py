@@ -251,7 +251,7 @@ def test_missing_dataset_falls_back_in_one_line(tmp_path: Path, capsys: pytest.C
         f"{name} is not in {tmp_path} and downloading is disabled ($MLCHEATSHEET_OFFLINE=1 or download=False); "
         "falling back to the embedded mnist-5k."
     )
-    assert lines[1].startswith("Dataset mnist-5k: 4,000 training + 1,000 test") and len(lines) == 2
+    assert lines[1].startswith("Dataset mnist-5k (handwritten digits): 4,000 training + 1,000 test") and len(lines) == 2
     assert data.name == "mnist-5k" and data.source.endswith(f"standing in for {name}")
     assert seconds < 5.0
     with pytest.raises(DataUnavailableError, match="downloading is disabled"):

@@ -45,7 +45,7 @@ def test_a_difference_inside_the_noise_names_no_winner_whichever_way_it_goes() -
     assert comparison.winner is None and comparison.p_value == pytest.approx(2 / 2**5)
     assert comparison.sentence().endswith("the 0.5-point difference is within the noise of 1,000 test images.")
     assert compare_classifiers("X", first, "Y", first).p_value == 1.0  # identical predictions
-    with pytest.raises(ValueError, match="same images"):
+    with pytest.raises(ValueError, match="measured on 10 images and Y on 20: a paired test needs the same images"):
         compare_classifiers("X", correct(5, 10), "Y", correct(5, 20))
 
 
