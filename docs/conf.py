@@ -45,6 +45,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
     "cheatsheet",
     "shapetables",  # the layer-by-layer shape tables of the architecture pages
+    "tradeoffs",  # the landing page's picture of this build's results
     "buildcheck",  # fails the build when an executed example did not really train
 ]
 

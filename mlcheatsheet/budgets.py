@@ -9,6 +9,11 @@ A docs build runs in one of two modes, read from ``$MLCHEATSHEET_MODE``:
     A few seconds per example: the code runs end to end, the numbers are not meaningful.
 
 Gallery scripts never hard-code epochs; they ask :func:`get_budget` for theirs.
+
+Next to each budget sits the quality :class:`Target` that budget was measured to reach
+(:func:`get_target`). :func:`mlcheatsheet.report.report_result` records it with the result,
+and the docs build fails a full build that misses it on the configuration it was measured
+for (:data:`TARGET_DEVICE`, :data:`TARGET_DATASET`); elsewhere a miss is only reported.
 """
 
 from __future__ import annotations
@@ -18,13 +23,31 @@ from dataclasses import dataclass, replace
 
 import torch
 
-__all__ = ["DATASET_ENV", "MODE_ENV", "Budget", "budget_table", "build_dataset", "build_mode", "get_budget"]
+__all__ = [
+    "DATASET_ENV",
+    "MODE_ENV",
+    "TARGET_DATASET",
+    "TARGET_DEVICE",
+    "Budget",
+    "Target",
+    "budget_table",
+    "build_dataset",
+    "build_mode",
+    "get_budget",
+    "get_target",
+    "targets_enforced",
+]
 
 #: Environment variable that selects the build mode, ``quick`` or ``full``.
 MODE_ENV = "MLCHEATSHEET_MODE"
 #: Environment variable that chooses one dataset for the whole build, e.g. ``fashion-mnist``.
 DATASET_ENV = "MLCHEATSHEET_DATASET"
 _MODES = ("quick", "full")
+#: The device type on which the full-mode targets were measured. Only there, and on
+#: :data:`TARGET_DATASET`, does a missed target fail the build.
+TARGET_DEVICE = "cpu"
+#: The dataset on which the full-mode targets were measured.
+TARGET_DATASET = "mnist-5k"
 
 
 @dataclass(frozen=True)
@@ -48,6 +71,67 @@ class Budget:
     transfer_steps: int | None = None
     delay_epochs: int | None = None
     dataset: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """The quality a full-mode run of an example is expected to reach.
+
+    Attributes:
+        value: The threshold, on the metric's own scale (a fraction for an accuracy).
+        higher_is_better: ``True``: the run must reach at least ``value``; ``False``: at most.
+        metric: The compared number as the reader knows it, e.g. ``"test accuracy"``.
+        key: ``""`` compares the result's headline value; otherwise the name of the number
+            in the result's ``extra`` that is compared (``"ratio"``, FID / floor, for GANs).
+        unit: ``"%"`` when ``value`` is a fraction shown as a percentage, ``"×"`` for a
+            ratio, else a unit name or ``""``.
+    """
+
+    value: float
+    higher_is_better: bool = True
+    metric: str = ""
+    key: str = ""
+    unit: str = ""
+
+    def met(self, measured: float) -> bool:
+        """Whether ``measured`` reaches the target (a NaN never does)."""
+        return measured >= self.value if self.higher_is_better else measured <= self.value
+
+    def format_number(self, number: float) -> str:
+        """``number`` in this target's unit: ``96%``, ``60×``, ``106 nats``, ``0.011``."""
+        if self.unit == "%":
+            return f"{100 * number:.4g}%"
+        if self.unit == "×":
+            return f"{number:.3g}×"
+        return f"{number:.4g}{' ' + self.unit if self.unit else ''}"
+
+    def bound(self) -> str:
+        """The threshold with its direction, e.g. ``≥ 96%`` or ``≤ 0.011``."""
+        return f"{'≥' if self.higher_is_better else '≤'} {self.format_number(self.value)}"
+
+
+# FID / floor: the GANs' FIDs compared with the FID between two sets of real images.
+_FID_RATIO = "FID / floor"
+
+# example -> "full" (CPU) or "gpu" -> target, keyed like _BUDGETS below. Quick budgets have no
+# target (their numbers are not meaningful). Each was measured with the example's "full"
+# budget on TARGET_DEVICE and TARGET_DATASET; no GPU target has been measured yet, so a GPU
+# run is compared with the CPU target and a miss there is reported, not enforced.
+_TARGETS: dict[str, dict[str, Target]] = {
+    "mlp": {"full": Target(0.96, metric="test accuracy", unit="%")},
+    "cnn": {"full": Target(0.985, metric="test accuracy", unit="%")},
+    "resnet": {"full": Target(0.985, metric="test accuracy", unit="%")},
+    "rnn": {"full": Target(0.97, metric="test accuracy (best cell)", unit="%")},
+    "autoencoder": {"full": Target(0.011, higher_is_better=False, metric="held-out MSE per pixel")},
+    "vae": {"full": Target(105.0, higher_is_better=False, metric="held-out negative ELBO", unit="nats")},
+    # The GAN bars are FIDs in units of the floor. The DCGAN's earlier bar, FID <= 10 x the
+    # old floor (1.345, training vs held-out digits), is the same FID, 13.45, against the
+    # floor between two references the classifier never saw (0.844 on mnist-5k): 16 x.
+    "gan": {"full": Target(100.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
+    "dcgan": {"full": Target(16.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
+    "wgan_gp": {"full": Target(60.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
+    "conditional_dcgan": {"full": Target(0.95, metric="classified as the requested digit", unit="%")},
+}
 
 
 # example -> mode -> budget. "full" is the CPU budget (on mnist-5k unless it names a dataset);
@@ -137,6 +221,18 @@ def build_mode() -> str:
     return mode
 
 
+def _entry(example: str, device: torch.device | str | None, mode: str | None) -> str:
+    """Which entry of an example's tables applies: ``"quick"``, ``"full"`` or ``"gpu"``."""
+    if example not in _BUDGETS:
+        raise ValueError(f"no budget for example {example!r}; known examples: {', '.join(sorted(_BUDGETS))}")
+    mode = mode or build_mode()
+    if mode not in _MODES:
+        raise ValueError(f"unknown mode {mode!r}; use 'quick' or 'full'")
+    if mode == "full" and device is not None and torch.device(device).type == "cuda" and "gpu" in _BUDGETS[example]:
+        return "gpu"
+    return mode
+
+
 def get_budget(example: str, *, device: torch.device | str | None = None, mode: str | None = None) -> Budget:
     """The budget of ``example`` in the given (default: current) mode, on ``device``.
 
@@ -152,18 +248,33 @@ def get_budget(example: str, *, device: torch.device | str | None = None, mode: 
     Raises:
         ValueError: Unknown example or mode; the message lists the valid names.
     """
-    if example not in _BUDGETS:
-        raise ValueError(f"no budget for example {example!r}; known examples: {', '.join(sorted(_BUDGETS))}")
-    mode = mode or build_mode()
-    if mode not in _MODES:
-        raise ValueError(f"unknown mode {mode!r}; use 'quick' or 'full'")
-    table = _BUDGETS[example]
-    if mode == "full" and device is not None and torch.device(device).type == "cuda" and "gpu" in table:
-        budget = table["gpu"]
-    else:
-        budget = table[mode]
+    budget = _BUDGETS[example][_entry(example, device, mode)]
     chosen = build_dataset()  # a dataset chosen for the whole build overrides the example's own
     return replace(budget, dataset=chosen) if chosen else budget
+
+
+def get_target(example: str, *, device: torch.device | str | None = None, mode: str | None = None) -> Target | None:
+    """The quality target of ``example``'s budget in the given (default: current) mode, on ``device``.
+
+    Args:
+        example: The example's name, e.g. ``"mlp"``.
+        device: The training device, as for :func:`get_budget`.
+        mode: ``"quick"`` or ``"full"``; defaults to :func:`build_mode`.
+
+    Returns:
+        The target, or ``None`` in quick mode and for a name without a budget (an example
+        outside this site's gallery). The ``gpu`` entry falls back to the ``full`` target.
+    """
+    if example not in _BUDGETS:
+        return None
+    entry = _entry(example, device, mode)
+    targets = _TARGETS.get(example, {})
+    return targets.get(entry, targets.get("full")) if entry != "quick" else None
+
+
+def targets_enforced(device: str, dataset: str) -> bool:
+    """Whether a run on ``device`` (e.g. ``"cpu"``, ``"cuda:0"``) and ``dataset`` is where the targets were measured."""
+    return device.split(":", 1)[0] == TARGET_DEVICE and dataset == TARGET_DATASET
 
 
 def build_dataset() -> str | None:

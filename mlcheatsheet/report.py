@@ -5,30 +5,42 @@ reader and, when the docs build asks for it by setting ``$MLCHEATSHEET_RESULTS``
 directory, writes the result there as JSON. The build turns those files into the site's
 results table and refuses examples that did not really train, so no number on the site is
 typed by hand.
+
+Each result also carries its *stamp*, what a reader needs to trust the run: the commit of
+the code that ran (:func:`source_commit`), when it ran (UTC), the device as
+:func:`~mlcheatsheet.runtime.describe_device` names it, the torch version, the dataset and its
+source, the build mode, and the quality target of the example's budget
+(:func:`mlcheatsheet.budgets.get_target`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .budgets import build_mode
+from .budgets import Target, build_mode, get_target
 from .data import Dataset
 from .findings import Claim, Interval
+from .runtime import describe_device
 from .training.adversarial import GanHistory
 from .training.engine import History, training_steps_taken
 
-__all__ = ["RESULTS_ENV", "Result", "load_results", "report_result"]
+__all__ = ["RESULTS_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "source_commit"]
 
 #: Environment variable naming the directory where the docs build collects results.
 RESULTS_ENV = "MLCHEATSHEET_RESULTS"
+#: The commit of a run outside a git checkout (or without git).
+UNKNOWN_COMMIT = "unknown"
 
 # training_steps_taken() when report_result was last called in this process.
 _STEPS_AT_LAST_REPORT = [0]
@@ -61,6 +73,13 @@ class Result:
         claims: The outcomes the example's pages depend on, each with whether this run
             supports it (:class:`~mlcheatsheet.findings.Claim` as a dict). A full build fails
             on one that does not hold.
+        target: The quality target of the example's budget (:class:`~mlcheatsheet.budgets.Target`
+            as a dict), or ``None`` (quick mode, or an example without a budget).
+        commit: Short hash of the code that ran, with ``+changes`` when the working tree had
+            uncommitted changes; ``"unknown"`` outside a git checkout.
+        run_at: When the result was recorded, UTC, ISO 8601 (``""`` in older records).
+        device_description: The device in a few words, e.g. ``"cpu (2 threads)"``.
+        torch_version: ``torch.__version__`` of the run.
     """
 
     example: str
@@ -80,6 +99,12 @@ class Result:
     trained_steps: int = -1
     interval: dict[str, float | str | int] | None = None
     claims: list[dict[str, str | bool]] = field(default_factory=list)
+    # The stamp; the defaults keep records written before it loadable.
+    target: dict[str, float | str | bool] | None = None
+    commit: str = UNKNOWN_COMMIT
+    run_at: str = ""
+    device_description: str = ""
+    torch_version: str = ""
 
     def formatted_value(self) -> str:
         """The metric with its unit and interval, e.g. ``97.5% [96.4, 98.3]``, else ``97.50%`` or ``98.4 nats``."""
@@ -95,6 +120,30 @@ class Result:
             f"Result — {self.title}: {self.metric} {self.formatted_value()} | {self.parameters:,} parameters | "
             f"{self.steps:,} steps in {self.train_seconds:.1f} s on {self.device} | data: {self.dataset}"
         )
+
+    def quality_target(self) -> Target | None:
+        """The recorded target as a :class:`~mlcheatsheet.budgets.Target`, or ``None``."""
+        return Target(**self.target) if self.target else None  # type: ignore[arg-type]
+
+    def target_measured(self) -> float:
+        """The number the target compares: the headline value, or the named ``extra`` (NaN when absent)."""
+        target = self.quality_target()
+        if target is None or not target.key:
+            return self.value
+        return self.extra.get(target.key, math.nan)
+
+    def target_met(self) -> bool | None:
+        """Whether the run reached its target; ``None`` when it has none."""
+        target = self.quality_target()
+        return None if target is None else target.met(self.target_measured())
+
+    def target_summary(self) -> str:
+        """One line, e.g. ``Target: test accuracy ≥ 96% — met (97.50%)``; ``""`` without a target."""
+        target = self.quality_target()
+        if target is None:
+            return ""
+        verdict = "met" if self.target_met() else "MISSED"
+        return f"Target: {target.metric} {target.bound()} — {verdict} ({target.format_number(self.target_measured())})"
 
 
 def report_result(
@@ -114,6 +163,7 @@ def report_result(
     unit: str = "",
     higher_is_better: bool = True,
     extra: dict[str, float] | None = None,
+    target: Target | None = None,
 ) -> Result:
     """Print the headline result of a gallery example and record it for the site.
 
@@ -133,6 +183,9 @@ def report_result(
         unit: ``"%"`` for a fraction shown as a percentage, else a unit name or ``""``.
         higher_is_better: Direction of the metric.
         extra: Other numbers to record.
+        target: The quality target; by default the one of the example's budget
+            (:func:`~mlcheatsheet.budgets.get_target`), so only an example outside the site's
+            budgets table needs to pass one.
 
     Returns:
         The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when
@@ -164,14 +217,56 @@ def report_result(
         trained_steps=trained_steps,
         interval=interval.record() if interval is not None else None,
         claims=[claim.record() for claim in claims],
+        **_stamp(example, device, target),
     )
+    _publish(result, claims)
+    return result
+
+
+def _publish(result: Result, claims: list[Claim]) -> None:
+    """Print the result for the reader (with its target and claims) and record it for the site."""
     print(result.summary())
+    if result.target:
+        print(result.target_summary())
     for claim in claims:
         print(claim)
     directory = os.environ.get(RESULTS_ENV)
     if directory:
-        _write_json_atomically(Path(directory) / f"{example}.json", asdict(result))
-    return result
+        _write_json_atomically(Path(directory) / f"{result.example}.json", asdict(result))
+
+
+def _stamp(example: str, device: torch.device | str, target: Target | None) -> dict[str, object]:
+    """The fields of a :class:`Result` that say where, when and against what it ran."""
+    target = target or get_target(example, device=device)
+    return {
+        "target": asdict(target) if target is not None else None,
+        "commit": source_commit(),
+        "run_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "device_description": describe_device(device),
+        "torch_version": torch.__version__,
+    }
+
+
+def source_commit() -> str:
+    """The commit of the package's source: ``"1a2b3c4"``, ``"1a2b3c4+changes"`` or ``"unknown"``.
+
+    Asked of git in the package's own folder (symlinks resolved), so a build from a copy
+    of the docs still names the code that ran. Never raises: without git or outside a
+    checkout the commit is unknown, and a result is still recorded.
+    """
+    folder = str(Path(__file__).resolve().parent)
+    try:
+        head = subprocess.run(["git", "-C", folder, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=20)
+        if head.returncode != 0 or not head.stdout.strip():
+            return UNKNOWN_COMMIT
+        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return UNKNOWN_COMMIT
+    # A status that cannot be read may hide changes: say so rather than vouch for a clean tree.
+    dirty = status.returncode != 0 or bool(status.stdout.strip())
+    return head.stdout.strip() + ("+changes" if dirty else "")
 
 
 def _write_json_atomically(path: Path, payload: dict[str, object]) -> None:
@@ -186,9 +281,11 @@ def _write_json_atomically(path: Path, payload: dict[str, object]) -> None:
         raise
 
 
+def load_result(path: str | os.PathLike[str]) -> Result:
+    """Read one result file (one written before a field existed gets that field's default)."""
+    return Result(**json.loads(Path(path).read_text()))
+
+
 def load_results(directory: str | os.PathLike[str]) -> list[Result]:
     """Read every result recorded in ``directory``, sorted by example name."""
-    results = []
-    for path in sorted(Path(directory).glob("*.json")):
-        results.append(Result(**json.loads(path.read_text())))
-    return results
+    return [load_result(path) for path in sorted(Path(directory).glob("*.json"))]

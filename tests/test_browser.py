@@ -285,6 +285,78 @@ def test_dark_mode_toggle_switches_theme(browser: Browser, served_site: str, qui
     browser.evaluate("localStorage.removeItem('theme')")
 
 
+def _every_page() -> list[str]:
+    """The landing page, every architecture page, the gallery index and every gallery page."""
+    architectures = sorted((ROOT / "docs" / "architectures").glob("*.rst"))
+    examples = sorted((ROOT / "gallery").glob("plot_*.py"))
+    return ["index.html", *(f"architectures/{p.stem}.html" for p in architectures),
+            "auto_examples/index.html", *(f"auto_examples/{p.stem}.html" for p in examples)]
+
+
+# What sticks out of a 390 px page, and which images did not load. An element inside a
+# container that scrolls or clips sideways (a wide table in furo's .table-wrapper, a code
+# block) is allowed to be wider: the reader scrolls that container, not the page.
+_PHONE_STATE = """(() => {
+    const clipped = el => { for (let p = el.parentElement; p; p = p.parentElement) {
+        if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true; } return false; };
+    const wide = [...document.body.querySelectorAll('*')]
+        .filter(el => el.getBoundingClientRect().right > innerWidth + 1 && !clipped(el))
+        .slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.'));
+    return {
+        width: document.documentElement.scrollWidth, viewport: innerWidth, wide,
+        broken: [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
+        background: getComputedStyle(document.body).backgroundColor,
+    };
+})()"""
+
+
+def _brightness(css_colour: str) -> int:
+    """The sum of the red, green and blue channels of ``rgb(...)``: under 300 is a dark background."""
+    return sum(int(c) for c in css_colour[css_colour.index("(") + 1:css_colour.index(")")].split(",")[:3])
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_page_is_wider_than_a_phone(browser: Browser, served_site: str, quick_site: Path, scheme: str) -> None:
+    # furo's default theme ("auto") follows the system's colour scheme, emulated here.
+    browser.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
+    try:
+        problems = []
+        for page in _every_page():
+            browser.open(served_site + page, MOBILE)
+            state = browser.evaluate(_PHONE_STATE)
+            if state["width"] > MOBILE["width"] or state["viewport"] > MOBILE["width"]:
+                problems.append(f"{page} is {state['width']} px wide at {MOBILE['width']} px: {state['wide']}")
+            if state["broken"]:
+                problems.append(f"{page}: images that did not load: {state['broken']}")
+            if (_brightness(state["background"]) < 300) != (scheme == "dark"):
+                problems.append(f"{page}: {scheme} scheme but background {state['background']}")
+            if page in ("index.html", "auto_examples/plot_mlp.html"):
+                browser.screenshot(quick_site / "_screenshots" / f"{page.replace('/', '-')[:-5]}-390-{scheme}.png")
+        assert not problems, "\n".join(problems)
+    finally:
+        browser.call("Emulation.setEmulatedMedia", features=[])
+
+
+def test_results_table_scrolls_in_its_own_box_on_a_phone(browser: Browser, served_site: str) -> None:
+    browser.open(served_site + "index.html", MOBILE)
+    box = browser.evaluate("""(() => {
+        const wrapper = document.querySelector('table.cheatsheet-results').closest('.table-wrapper');
+        // A cell squeezed to one word per line has as many lines as words (lines: distinct tops of its text).
+        const lines = cell => { const tops = new Set(), walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+            for (let text = walk.nextNode(); text; text = walk.nextNode()) {
+                const range = document.createRange(); range.selectNodeContents(text);
+                for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
+            }
+            return tops.size; };
+        const squeezed = [...document.querySelectorAll('table.cheatsheet-results tbody td')]
+            .map(c => ({text: c.innerText.trim(), words: c.innerText.trim().split(/\\s+/).length, lines: lines(c)}))
+            .filter(c => c.words >= 3 && c.lines >= c.words);
+        return {overflow: getComputedStyle(wrapper).overflowX, inner: wrapper.scrollWidth, outer: wrapper.clientWidth, squeezed};
+    })()""")
+    assert box["overflow"] in {"auto", "scroll"} and box["inner"] > box["outer"], box  # it scrolls, the page does not
+    assert not box["squeezed"], f"results cells broken one word per line: {box['squeezed'][:3]}"
+
+
 def test_copy_button_skips_prompts_and_output(browser: Browser, served_site: str) -> None:
     browser.send("Browser.grantPermissions", permissions=["clipboardReadWrite", "clipboardSanitizedWrite"],
                  origin=served_site.rstrip("/"))

@@ -22,7 +22,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
-from buildcheck import check_results, result_name  # noqa: E402
+from buildcheck import check_results, result_name, target_notes  # noqa: E402
+
+from mlcheatsheet import report  # noqa: E402
+from mlcheatsheet.budgets import Target, get_target, targets_enforced  # noqa: E402
 
 # -- check_results, the rule itself ------------------------------------------------------------
 
@@ -84,6 +87,96 @@ def test_a_missing_or_stale_result_fails(tmp_path: Path) -> None:
     assert "is older than this build" in stale
     (skipped,) = check_results([], tmp_path, mode="quick", min_seconds=1.0, started=0.0, stale=[script])
     assert skipped.startswith("plot_cnn.py was not executed in this build")
+
+
+# -- targets: enforced where they were measured, reported elsewhere ---------------------------
+
+_MLP_TARGET = {"value": 0.96, "higher_is_better": True, "metric": "test accuracy", "key": "", "unit": "%"}
+
+
+def test_a_missed_target_fails_a_full_cpu_build_on_the_embedded_digits(tmp_path: Path) -> None:
+    (problem,) = _problems(tmp_path, target=_MLP_TARGET, value=0.95)
+    assert problem == ("plot_mlp.py missed its quality target: test accuracy = 95.00%, target ≥ 96% "
+                       "(trained on cpu, data mnist-5k)")
+    assert _problems(tmp_path, target=_MLP_TARGET, value=0.96) == []  # reaching the bound is meeting it
+    assert _problems(tmp_path, build="quick", mode="quick", target=_MLP_TARGET, value=0.5) == []  # quick: not meaningful
+
+
+def test_a_missed_target_elsewhere_is_a_note_not_a_problem(tmp_path: Path) -> None:
+    script = str(tmp_path / "gallery" / "plot_mlp.py")
+    for changes in ({"dataset": "fashion-mnist"}, {"device": "cuda:0"}):
+        assert _problems(tmp_path, target=_MLP_TARGET, value=0.90, **changes) == []
+        (note,) = target_notes([script], tmp_path)
+        assert note.startswith("plot_mlp.py missed its quality target: test accuracy = 90.00%, target ≥ 96%")
+        assert "measured on another configuration" in note
+    _write_result(tmp_path, "mlp", target=_MLP_TARGET, value=0.97, dataset="fashion-mnist")
+    assert target_notes([script], tmp_path) == []
+
+
+def test_a_gan_target_compares_the_recorded_fid_ratio(tmp_path: Path) -> None:
+    target = {"value": 10.0, "higher_is_better": False, "metric": "FID / floor", "key": "ratio", "unit": "×"}
+    (problem,) = _problems(tmp_path, target=target, value=3.0, extra={"ratio": 12.5}, higher_is_better=False)
+    assert problem.startswith("plot_mlp.py missed its quality target: FID / floor = 12.5×, target ≤ 10×")
+    assert _problems(tmp_path, target=target, value=3.0, extra={"ratio": 9.0}) == []
+    assert len(_problems(tmp_path, target=target, value=3.0, extra={})) == 1  # a ratio not recorded is not met
+
+
+def test_every_example_has_a_full_target_and_quick_mode_none() -> None:
+    expected = {"mlp": 0.96, "cnn": 0.985, "resnet": 0.985, "rnn": 0.97, "autoencoder": 0.011, "vae": 105.0,
+                "gan": 100.0, "dcgan": 16.0, "wgan_gp": 60.0, "conditional_dcgan": 0.95}
+    for example, value in expected.items():
+        target = get_target(example, device="cpu", mode="full")
+        assert target is not None and target.value == value, example
+        assert target == get_target(example, device="cuda", mode="full")  # the GPU is held to it, unenforced
+        assert get_target(example, device="cpu", mode="quick") is None
+    assert get_target("gan", mode="full").key == "ratio"  # type: ignore[union-attr]
+    assert get_target("not-an-example", mode="full") is None
+    assert targets_enforced("cpu", "mnist-5k") and not targets_enforced("cuda:0", "mnist-5k")
+    assert not targets_enforced("cpu", "fashion-mnist")
+    assert Target(0.011, higher_is_better=False).bound() == "≤ 0.011" and Target(0.96, unit="%").bound() == "≥ 96%"
+
+
+# -- the stamp of a result: commit, time, device, versions; old records stay loadable -------------
+
+
+def test_a_result_written_before_the_stamp_still_loads(tmp_path: Path) -> None:
+    path = _write_result(tmp_path, "mlp")  # the fields of a record from before the stamp and the targets
+    result = report.load_result(path)
+    assert (result.commit, result.run_at, result.target, result.torch_version) == ("unknown", "", None, "")
+    assert result.target_met() is None and result.target_summary() == ""
+
+
+def test_the_commit_is_unknown_without_git_and_never_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert re.fullmatch(r"([0-9a-f]{4,}(\+changes)?|unknown)", report.source_commit())
+
+    def no_git(*args: object, **kwargs: object) -> None:
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(report.subprocess, "run", no_git)
+    assert report.source_commit() == "unknown"
+    not_a_checkout = subprocess.CompletedProcess([], 128, "", "fatal: not a git repository")
+    monkeypatch.setattr(report.subprocess, "run", lambda *a, **k: not_a_checkout)
+    assert report.source_commit() == "unknown"
+
+
+def test_report_result_records_the_stamp_and_the_budgets_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from mlcheatsheet.data import Dataset
+
+    monkeypatch.setenv(report.RESULTS_ENV, str(tmp_path))
+    monkeypatch.setenv("MLCHEATSHEET_MODE", "full")
+    data = Dataset(name="mnist-5k", source="random tensors", x_train=torch.rand(4, 1, 28, 28), y_train=torch.arange(4),
+                   x_test=torch.rand(2, 1, 28, 28), y_test=torch.arange(2), classes=tuple("0123"))
+    result = report.report_result("mlp", title="MLP", data=data, device="cpu", model=torch.nn.Linear(2, 2),
+                                  metric="test accuracy", value=0.97, unit="%", train_seconds=2.0, steps=10)
+    assert result.target == {"value": 0.96, "higher_is_better": True, "metric": "test accuracy", "key": "", "unit": "%"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", result.run_at)
+    assert re.fullmatch(r"cpu \(\d+ threads?\)", result.device_description)
+    assert result.torch_version == torch.__version__ and result.commit
+    assert "Target: test accuracy ≥ 96% — met (97%)" in capsys.readouterr().out
+    assert report.load_result(tmp_path / "mlp.json") == result
 
 
 def test_result_names_follow_the_script_names() -> None:
@@ -159,6 +252,16 @@ claim = Claim("architectures/toy", "the toy model beats chance by 50 points", ac
 _ = report_result("claim", title="MLP", data=data, device="cpu", model=model, histories=[history],
                   metric="test accuracy", value=accuracy, unit="%", claims=[claim])
 """),
+    "plot_target.py": ("An example that misses its target", "It trains four steps against a bar it cannot clear.", """
+from mlcheatsheet.budgets import Target, build_dataset
+
+data = Dataset(name=build_dataset() or "mnist-5k", source=data.source, x_train=data.x_train, y_train=data.y_train,
+               x_test=data.x_test, y_test=data.y_test, classes=data.classes)
+history = fit_classifier(model, data, TrainConfig(epochs=1, batch_size=16), device="cpu")
+_ = report_result("target", title="MLP", data=data, device="cpu", model=model, histories=[history],
+                  metric="test accuracy", value=history.test_accuracy[-1], unit="%",
+                  target=Target(1.01, metric="test accuracy", unit="%"))
+"""),
     "plot_broken.py": ("An example that raises", "Its page must not be published.", """
 raise RuntimeError("this example is deliberately broken")
 """),
@@ -195,14 +298,19 @@ def _tiny_site(tmp_path: Path, scripts: list[str], *, index_extra: str = "", con
     return docs
 
 
-def _build(docs: Path, *, mode: str = "quick", noplot: bool = False) -> subprocess.CompletedProcess[str]:
+def _build(docs: Path, *, mode: str = "quick", noplot: bool = False, dataset: str | None = None,
+           quiet: bool = True) -> subprocess.CompletedProcess[str]:
+    """sphinx-build of the tiny site (``quiet=False`` keeps the informational messages in the output)."""
     env = {**os.environ, "MLCHEATSHEET_MODE": mode, "MLCHEATSHEET_DEVICE": "cpu", "MPLBACKEND": "Agg"}
-    for key in ("MLCHEATSHEET_NOPLOT", "MLCHEATSHEET_EXAMPLES", "MLCHEATSHEET_RESULTS"):
+    for key in ("MLCHEATSHEET_NOPLOT", "MLCHEATSHEET_EXAMPLES", "MLCHEATSHEET_RESULTS", "MLCHEATSHEET_DATASET"):
         env.pop(key, None)
     if noplot:
         env["MLCHEATSHEET_NOPLOT"] = "1"
+    if dataset:
+        env["MLCHEATSHEET_DATASET"] = dataset
     return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-q", str(docs), str(docs.parent / "html")],
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", *(["-q"] if quiet else []),
+         str(docs), str(docs.parent / "html")],
         env=env, capture_output=True, text=True, timeout=600,
     )
 
@@ -258,6 +366,26 @@ def test_a_claim_the_run_does_not_support_fails_a_full_build_by_page_and_claim(t
     assert quick.returncode == 0, _output(quick)[-4000:]
     page = (docs.parent / "html" / "auto_examples" / "plot_claim.html").read_text()
     assert "Claim of architectures/toy (the toy model beats chance by 50 points): NOT supported by this run." in page
+
+
+@pytest.mark.docs
+def test_a_missed_target_fails_a_full_cpu_build_and_only_warns_on_another_dataset(tmp_path: Path) -> None:
+    docs = _tiny_site(tmp_path, ["plot_target.py"], index_extra="\n.. results-table::\n",
+                      conf_extra="buildcheck_min_seconds = 0.0")
+    done = _build(docs, mode="full")
+    out = _output(done)
+    assert done.returncode != 0, out[-4000:]
+    assert re.search(r"plot_target\.py missed its quality target: test accuracy = [\d.]+%, "
+                     r"target ≥ 101% \(trained on cpu, data mnist-5k\)", out), out[-4000:]
+    elsewhere = _build(docs, mode="full", dataset="fashion-mnist", quiet=False)
+    out = _output(elsewhere)
+    assert elsewhere.returncode == 0, out[-4000:]
+    assert re.search(r"plot_target\.py missed its quality target: .*data fashion-mnist\); its target was measured "
+                     r"on another configuration, so the build goes on", out), out[-4000:]
+    index = re.sub(r"<[^>]+>", "", (docs.parent / "html" / "index.html").read_text())  # the text the reader sees
+    assert "≥ 101% ✗ missed (target set for cpu, mnist-5k)" in index
+    page = (docs.parent / "html" / "auto_examples" / "plot_target.html").read_text()
+    assert "Verified run" in page and "fashion-mnist" in page and "✗ missed" in page
 
 
 @pytest.mark.docs

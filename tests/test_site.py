@@ -45,17 +45,71 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
     scripts = sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py"))
     assert len(rows) == len(scripts), rows
     for row in rows:
-        example, data, device, parameters, training, result = row
+        example, data, device, parameters, training, result, target, published = row
         assert device == "cpu"
         assert re.fullmatch(r"[\d,]+", parameters) and int(parameters.replace(",", "")) > 0
-        assert re.fullmatch(r"\d+\.\d s \([\d,]+ steps\)", training), training
+        assert re.fullmatch(r"\d+\.\d\ss\s\([\d,]+\ssteps\)", training), training  # \s: no-break spaces too
         assert re.search(r"\d", result), result
-        assert "mnist" in data or "digits" in data or "cifar" in data, data
+        assert re.fullmatch(r"mnist-5k|mnist|fashion-mnist|cifar10|cifar100", data), data  # the name; the source below
+        assert target == "no target in quick mode", target  # quick budgets have no targets
+        assert "(" in published and ")" in published, published  # a setting and its source, or why there is none
+    published = {r[0]: r[7] for r in rows}
+    assert published["CNN"].startswith("99.17% top-1 accuracy — a small CNN, 10 epochs on the 60,000 MNIST images")
+    assert "Inception-FIDs: not comparable" in published["DCGAN"]
+    assert 'href="https://arxiv.org/abs/1512.03385"' in page  # each figure links its source
     mlp = next(r for r in rows if r[0] == "MLP")
     assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[5])  # with its 95% interval
     assert "In brackets: the 95% confidence interval" in page
     assert "sphx_glr_auto_examples_plot_mlp.py" in page or "auto_examples/plot_mlp.html" in page
     assert "Built in quick mode" in page
+    # The long source line once, below the table (and as the tooltip of each data cell).
+    assert _text(page).count("the 5,000 real MNIST digits") == 1
+    assert re.search(r'<abbr title="embedded[^"]*">mnist-5k</abbr>', page)
+    stamp = re.search(r'<p class="cheatsheet-stamp-line">(.*?)</p>', page, re.S)
+    assert stamp, "no build stamp above the results table"
+    assert re.search(r"This build: commit ([0-9a-f]{4,}(\+changes)?|unknown) , trained \d{4}-\d\d-\d\d \d\d:\d\d"
+                     r".* on cpu \(\d+ threads?\) with torch \d+\.\d+.*, quick mode\.", _text(stamp.group(1))), stamp.group(1)
+    assert page.index("cheatsheet-stamp-line") < page.index('class="cheatsheet-table cheatsheet-results')
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize("example", sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py")))
+def test_every_gallery_page_opens_with_its_stamp_and_architecture_link(quick_site: Path, example: str) -> None:
+    page = (quick_site / "auto_examples" / f"plot_{example}.html").read_text()
+    stamp = re.search(r'<div class="[^"]*cheatsheet-stamp[^"]*">(.*?)</div>', page, re.S)
+    assert stamp, f"plot_{example}.html has no stamp"
+    assert page.index("</h1>") < stamp.start() < page.index('class="sphx-glr-script-out')  # right under the title
+    text = _text(stamp.group(1))
+    assert re.search(r"Trained while this site was built: \d{4}-\d\d-\d\d \d\d:\d\d UTC ?, quick mode", text), text
+    assert re.search(r"commit ([0-9a-f]{4,}(\+changes)?|unknown)", text), text
+    assert re.search(r"Device: cpu \(\d+ threads?\), torch \d+\.\d+", text), text
+    assert "Data: mnist-5k — embedded" in text and "Target: no target in quick mode" in text, text
+    architecture = cheatsheet.architecture_of(example)
+    assert f'href="../architectures/{architecture}.html"' in stamp.group(1), "no link to the architecture page"
+
+
+@pytest.mark.docs
+def test_architecture_pages_list_their_gallery_examples(quick_site: Path) -> None:
+    for rst in sorted((ROOT / "docs" / "architectures").glob("*.rst")):
+        page = (quick_site / "architectures" / f"{rst.stem}.html").read_text()
+        line = re.search(r'<p class="cheatsheet-examples">(.*?)</p>', page, re.S)
+        assert line, f"{rst.stem}.html lists no gallery example"
+        linked = re.findall(r'href="\.\./auto_examples/plot_(\w+)\.html', line.group(1))
+        assert linked == cheatsheet.examples_of(rst.stem), (rst.stem, linked)
+    assert cheatsheet.examples_of("dcgan") == ["dcgan", "wgan_gp", "conditional_dcgan"]
+
+
+@pytest.mark.docs
+def test_gallery_index_groups_examples_by_family(quick_site: Path) -> None:
+    page = (quick_site / "auto_examples" / "index.html").read_text()
+    headings = [_text(h).strip().rstrip("¶").strip() for h in re.findall(r"<h2>(.*?)</h2>", page, re.S)]
+    assert headings == [name for name, _ in cheatsheet.FAMILIES], headings
+    sections = page.split("<h2>")[1:]
+    for (name, keys), section in zip(cheatsheet.FAMILIES, sections):
+        thumbs = re.findall(r'sphx_glr_plot_(\w+?)_thumb\.png', section)
+        assert thumbs and all(cheatsheet.architecture_of(t) in keys for t in thumbs), (name, thumbs)
+    every = re.findall(r'sphx_glr_plot_(\w+?)_thumb\.png', page)
+    assert sorted(every) == sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py"))
 
 
 @pytest.mark.docs
@@ -182,3 +236,18 @@ def test_gallery_pages_get_a_colab_link_when_configured() -> None:
     untouched = ["    .. container:: sphx-glr-download sphx-glr-download-python\n"]
     cheatsheet._colab_in_gallery_pages(app, "api", untouched)  # type: ignore[arg-type]
     assert "colab" not in untouched[0]
+
+
+@pytest.mark.docs
+def test_the_landing_page_shows_the_trade_off_figure_of_this_build(quick_site: Path) -> None:
+    page = (quick_site / "index.html").read_text()
+    assert re.search(r'<img[^>]+src="_images/tradeoffs\.png"', page)
+    assert "Drawn from this build" in page and "result records" in page
+    image = quick_site / "_images" / "tradeoffs.png"
+    assert image.stat().st_size > 10_000
+
+
+def test_the_trade_off_figure_needs_results_to_draw(tmp_path: Path) -> None:
+    import tradeoffs
+
+    assert tradeoffs.draw([], tmp_path / "t.png") is False and not (tmp_path / "t.png").exists()

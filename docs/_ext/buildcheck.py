@@ -19,7 +19,13 @@ priority), it takes the scripts that ran in this build from sphinx-gallery's own
 * was not re-executed at all (a stale example whose page would show an older run);
 * in a full build, recorded a claim — an outcome its page's explanation depends on — that
   this run does not support (:class:`mlcheatsheet.findings.Claim`); the problem names the
-  page and the claim. A quick build's numbers are not meaningful, so its claims only print.
+  page and the claim. A quick build's numbers are not meaningful, so its claims only print;
+* in a full build on the configuration the targets were measured for (the CPU and the
+  embedded digits, :func:`mlcheatsheet.budgets.targets_enforced`), missed the quality target
+  of its budget (:class:`mlcheatsheet.budgets.Target`); the problem names the example, the
+  metric, its value and the target. On another configuration (another dataset, a GPU) the
+  target was never measured, so a miss is logged as a message (:func:`target_notes`) and
+  marked in the results table, and the build goes on.
 
 Each problem is logged as a warning (the build runs with ``-W``, so warnings are errors)
 and the build then stops with an :class:`~sphinx.errors.ExtensionError` that lists them,
@@ -39,7 +45,8 @@ from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
-from mlcheatsheet.budgets import build_mode
+from mlcheatsheet.budgets import build_mode, targets_enforced
+from mlcheatsheet.report import Result
 from resultsdir import results_dir
 
 logger = logging.getLogger(__name__)
@@ -93,6 +100,9 @@ def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, 
         problems.append(f"{name} reported {result.get('metric', 'its metric')} = {value}")
     if mode == "full":
         problems += _claim_problems(name, result.get("claims", []))
+        miss = missed_target(name, result)
+        if miss is not None and miss[1]:
+            problems.append(miss[0])
     return problems
 
 
@@ -103,6 +113,41 @@ def _claim_problems(name: str, claims: list[dict[str, Any]]) -> list[str]:
         for claim in claims
         if claim.get("holds") is not True
     ]
+
+
+def missed_target(name: str, record: dict[str, Any]) -> tuple[str, bool] | None:
+    """The sentence for a target that the result ``record`` of script ``name`` missed, and
+    whether the miss fails the build on the configuration that produced it; ``None`` when the
+    result has no target or met it.
+    """
+    try:
+        result = Result(**record)
+        target = result.quality_target()
+    except (TypeError, ValueError):
+        return (f"{name}: its result records a target that cannot be read: {record.get('target')!r}", True)
+    if target is None or result.target_met():
+        return None
+    # The headline number with its interval; another recorded number (a GAN's FID / floor) in the target's unit.
+    value = result.formatted_value() if not target.key else target.format_number(result.target_measured())
+    sentence = (f"{name} missed its quality target: {target.metric} = {value}, target {target.bound()} "
+                f"(trained on {result.device}, data {result.dataset})")
+    return sentence, targets_enforced(result.device, result.dataset)
+
+
+def target_notes(executed: list[str], results_dir: str | os.PathLike[str]) -> list[str]:
+    """The missed targets of this full build that do not fail it: each was measured on
+    another configuration (another device or dataset) than the one these results ran on.
+    """
+    notes = []
+    for script in sorted(executed):
+        path = Path(results_dir) / f"{result_name(script)}.json"
+        try:
+            miss = missed_target(Path(script).name, json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # check_results reports a result that cannot be read
+        if miss is not None and not miss[1]:
+            notes.append(miss[0] + "; its target was measured on another configuration, so the build goes on")
+    return notes
 
 
 def check_results(
@@ -151,13 +196,17 @@ def _check_gallery(app: Sphinx) -> None:
     setattr(app, _PROBLEMS, problems)
     for problem in problems:
         logger.warning(problem, type="buildcheck", subtype="example")
+    if build_mode() == "full":
+        for note in target_notes(list(conf.get("passing_examples", [])), results_dir(app.config)):
+            logger.info(note, color="darkred")  # a message, not a warning: -W would fail the build on it
 
 
 def _fail_if_dishonest(app: Sphinx, exception: Exception | None) -> None:
     problems = getattr(app, _PROBLEMS, [])
     if exception is None and problems:
         raise ExtensionError(
-            "these gallery examples did not really train, so their pages would not tell the truth:\n  - "
+            "these gallery examples did not really train, or missed their targets, so their pages would not "
+            "tell the truth:\n  - "
             + "\n  - ".join(problems)
         )
 

@@ -7,12 +7,19 @@ Everything they show is computed while the site is built; nothing is typed by ha
     build (``:select: 1 3`` keeps some of them).
 ``.. results-table::``
     One row per gallery example that ran in this build, read from the JSON files that
-    :func:`mlcheatsheet.report.report_result` wrote.
+    :func:`mlcheatsheet.report.report_result` wrote, with its quality target and whether it
+    was met, under one line saying which commit, when, and on what device the build trained.
 ``.. example-downloads:: plot_mlp``
     Links to download the script and the notebook, and to open it in Colab.
 ``.. architecture-cards::`` and ``.. at-a-glance::``
     The landing page's cards (one per architecture page that exists, with its gallery
     thumbnail) and its summary table.
+``.. gallery-examples::``
+    On an architecture page, links to the gallery examples that belong to it.
+
+Two hooks complete the navigation: each gallery page opens with the stamp of this build's
+run (``stamps.py``) and a link to its architecture page, and the gallery index gets one
+heading per family of architectures.
 
 When the gallery was not executed (``make html-noplot``) the directives say so instead of
 showing stale or borrowed results. Pages that show results are re-read on every build, so
@@ -36,7 +43,11 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
 from doctables import Cell, table
+from references import REFERENCES
+from mlcheatsheet.budgets import TARGET_DATASET, TARGET_DEVICE
+from mlcheatsheet.report import Result, load_result, load_results
 from resultsdir import results_dir
+from stamps import build_stamp, example_stamp, target_cell
 
 # Metadata flag of documents that must be re-read on every build (they show build results).
 _LIVE = "cheatsheet-live"
@@ -106,6 +117,29 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 GALLERY_ORDER: tuple[str, ...] = (
     *(a.key for a in ARCHITECTURES), "wgan_gp", "conditional_dcgan",
 )
+
+
+# Examples that belong to another architecture's page: the GAN variants extend the DCGAN's.
+_EXAMPLE_PAGES = {"wgan_gp": "dcgan", "conditional_dcgan": "dcgan"}
+
+# The gallery index groups its examples by family, each family a run of architectures.
+FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Classifiers", ("mlp", "cnn", "resnet", "rnn")),
+    ("Autoencoders", ("autoencoder", "vae")),
+    ("Generative adversarial networks", ("gan", "dcgan")),
+)
+
+
+def architecture_of(example: str) -> str | None:
+    """The key of the architecture page that example ``"wgan_gp"`` (or ``"plot_wgan_gp"``) belongs to."""
+    key = Path(example).stem.removeprefix("plot_")
+    key = _EXAMPLE_PAGES.get(key, key)
+    return key if any(a.key == key for a in ARCHITECTURES) else None
+
+
+def examples_of(architecture: str) -> list[str]:
+    """The examples of one architecture page, in gallery order, e.g. ``["dcgan", "wgan_gp", ...]``."""
+    return [e for e in GALLERY_ORDER if architecture_of(e) == architecture]
 
 
 def example_rank(example: str) -> tuple[int, str]:
@@ -188,66 +222,117 @@ class GalleryFigures(SphinxDirective):
 
 
 # -- results-table --------------------------------------------------------------------
+def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
+    """One row of the results table; ``label`` is the example page's reference label."""
+    # The short dataset name; its source (a long line) is the tooltip and the note below the table.
+    data = nodes.abbreviation(text=result.dataset, explanation=result.source)
+    metric: list[nodes.Node] = [nodes.inline(text=f"{result.metric} "), nodes.strong(text=result.formatted_value())]
+    if not result.higher_is_better:
+        metric.append(nodes.inline(text=" (lower is better)", classes=["cheatsheet-muted"]))
+    return [
+        [_label_link(label, result.title, docname)],
+        [data],
+        result.device,
+        f"{result.parameters:,}",
+        # No-break spaces: on a narrow screen the cell may wrap only between time and steps.
+        f"{result.train_seconds:.1f}\u00a0s ({result.steps:,}\u00a0steps)",
+        metric,
+        target_cell(result),
+        _reference_cell(result.example),
+    ]
+
+
+def _reference_cell(example: str) -> list[nodes.Node]:
+    """The published figure for this architecture, plainly in another setting, with its source."""
+    ref = REFERENCES.get(example)
+    if ref is None:
+        return [nodes.inline(text="—", classes=["cheatsheet-muted"])]
+    cell: list[nodes.Node] = []
+    if ref.figure:
+        cell += [nodes.strong(text=ref.figure), nodes.Text(" — ")]
+    cell += [nodes.inline(text=f"{ref.setting} (", classes=["cheatsheet-muted"]),
+             nodes.reference("", ref.citation, refuri=ref.url), nodes.inline(text=")", classes=["cheatsheet-muted"])]
+    return cell
+
+
+def _sources_note(results: list[Result]) -> nodes.paragraph:
+    """Each dataset's source, once, below the table."""
+    sources = dict.fromkeys((r.dataset, r.source) for r in results)
+    note = nodes.paragraph(classes=["cheatsheet-muted", "cheatsheet-sources"])
+    note += nodes.Text("Data: ")
+    for i, (dataset, source) in enumerate(sources):
+        if i:
+            note += nodes.Text("; ")
+        note += nodes.strong(text=dataset)
+        note += nodes.Text(f" — {source}")
+    note += nodes.Text(".")
+    return note
+
+
+def _results_notes(results: list[Result], scripts: list[Path]) -> list[nodes.Node]:
+    """What the reader needs to read the table: intervals, targets, quick mode, examples that did not run."""
+    notes: list[nodes.Node] = []
+    if any(r.interval for r in results):
+        notes.append(nodes.paragraph(
+            text="In brackets: the 95% confidence interval — Wilson's for an accuracy on the held-out "
+                 "images, a t-interval over the held-out images for an error or a negative ELBO, and over "
+                 "ten independent draws of samples for an FID. Two results whose intervals overlap may "
+                 "not differ at all; the example pages compare models on the same images.",
+            classes=["cheatsheet-muted"]))
+    notes.append(nodes.paragraph(
+        text=f"Target: the quality each example's full budget was measured to reach on {TARGET_DEVICE} with "
+             f"{TARGET_DATASET}; there a missed target fails the build, elsewhere it is marked here.",
+        classes=["cheatsheet-muted"]))
+    if any(r.mode == "quick" for r in results):
+        notes.append(nodes.paragraph(
+            text="Built in quick mode: every example trained for a few seconds only, so these numbers show "
+                 "that the examples run, not how well the architectures do. make html trains them properly.",
+            classes=["cheatsheet-muted"]))
+    ran = {r.example for r in results}
+    missing = [p.name for p in scripts if p.stem.removeprefix("plot_") not in ran]
+    if missing:
+        notes.append(nodes.paragraph(
+            text="Not run in this build (or recorded no result): " + ", ".join(missing) + ".",
+            classes=["cheatsheet-muted"]))
+    return notes
+
+
+def _example_label(gallery: str, example: str) -> str:
+    """sphinx-gallery's reference label of an example page, e.g. ``sphx_glr_auto_examples_plot_mlp.py``."""
+    return f"sphx_glr_{gallery}_plot_{example}.py".replace("/", "_").lower()
+
+
 class ResultsTable(SphinxDirective):
-    """Every result recorded by a gallery script in this build, one row per example."""
+    """Every result recorded by a gallery script in this build, one row per example, under the build's stamp."""
 
     has_content = False
 
     def run(self) -> list[nodes.Node]:
-        from mlcheatsheet.report import load_results
-
         self.env.metadata[self.env.docname][_LIVE] = True
         scripts = sorted(Path(self.config.sphinx_gallery_conf["examples_dirs"]).glob("plot_*.py"))
         if not _gallery_executed(self.config):
             return [_note("The results table is filled in when the gallery is executed (make html); "
                           "this build did not run the examples, so it has no results to show.")]
-        directory = results_dir(self.config)
-        for path in directory.glob("*.json"):
-            self.env.note_dependency(str(path))
-        results = sorted(load_results(directory) if directory.is_dir() else [], key=lambda r: example_rank(r.example))
-        docname = self.env.docname
-        rows = []
-        for r in results:
-            label = f"sphx_glr_{_gallery_dir(self)}_plot_{r.example}.py".replace("/", "_").lower()
-            source = [nodes.strong(text=r.dataset), nodes.Text(" — "), nodes.inline(text=r.source, classes=["cheatsheet-muted"])]
-            metric = [nodes.inline(text=f"{r.metric} "), nodes.strong(text=r.formatted_value())]
-            if not r.higher_is_better:
-                metric.append(nodes.inline(text=" (lower is better)", classes=["cheatsheet-muted"]))
-            rows.append([
-                [_label_link(label, r.title, docname)],
-                source,
-                r.device,
-                f"{r.parameters:,}",
-                f"{r.train_seconds:.1f} s ({r.steps:,} steps)",
-                metric,
-            ])
-        result: list[nodes.Node] = []
-        if rows:
-            result.append(table(
-                ["Example", "Data (source)", "Device", "Parameters", "Training", "Headline result"],
-                rows, classes=["cheatsheet-results"], widths=[12, 30, 7, 11, 14, 22]))
-            if any(r.interval for r in results):
-                result.append(nodes.paragraph(
-                    text="In brackets: the 95% confidence interval — Wilson's for an accuracy on the held-out "
-                         "images, a t-interval over the held-out images for an error or a negative ELBO, and over "
-                         "ten independent draws of samples for an FID. Two results whose intervals overlap may "
-                         "not differ at all; the example pages compare models on the same images.",
-                    classes=["cheatsheet-muted"]))
-        else:
-            result.append(_note("No gallery example recorded a result in this build."))
-        modes = sorted({r.mode for r in results})
-        if "quick" in modes:
-            result.append(nodes.paragraph(
-                text="Built in quick mode: every example trained for a few seconds only, so these numbers show "
-                     "that the examples run, not how well the architectures do. make html trains them properly.",
-                classes=["cheatsheet-muted"]))
-        ran = {r.example for r in results}
-        missing = [p.name for p in scripts if p.stem.removeprefix("plot_") not in ran]
-        if missing:
-            result.append(nodes.paragraph(
-                text="Not run in this build (or recorded no result): " + ", ".join(missing) + ".",
-                classes=["cheatsheet-muted"]))
-        return result
+        results = _build_results(self.env)
+        if not results:
+            return [_note("No gallery example recorded a result in this build."), *_results_notes(results, scripts)]
+        rows = [_result_row(r, _example_label(_gallery_dir(self), r.example), self.env.docname) for r in results]
+        return [
+            build_stamp(results),
+            table(["Example", "Data", "Device", "Parameters", "Training", "Headline result", "Target",
+                   "Published elsewhere (another setting, not a target)"],
+                  rows, classes=["cheatsheet-results"], widths=[10, 7, 5, 8, 11, 22, 15, 22]),
+            _sources_note(results),
+            *_results_notes(results, scripts),
+        ]
+
+
+def _build_results(env: BuildEnvironment) -> list[Result]:
+    """This build's results, in gallery order; each file is a dependency of the page that reads it."""
+    directory = results_dir(env.config)
+    for path in directory.glob("*.json"):
+        env.note_dependency(str(path))
+    return sorted(load_results(directory) if directory.is_dir() else [], key=lambda r: example_rank(r.example))
 
 
 # -- example-downloads ----------------------------------------------------------------
@@ -311,6 +396,94 @@ def _colab_in_gallery_pages(app: Sphinx, docname: str, source: list[str]) -> Non
     source[0] = source[0].replace(footer, block + footer, 1)
     top = "        to download the full example code."
     source[0] = source[0].replace(top, top[:-1] + f", or `open it in Colab <{url}>`__.", 1)
+
+
+# -- Navigation between architecture pages and gallery pages ------------------------
+class GalleryExamples(SphinxDirective):
+    """On an architecture page: one line linking the gallery examples that belong to it."""
+
+    def run(self) -> list[nodes.Node]:
+        key = self.env.docname.rsplit("/", 1)[-1]
+        scripts = Path(self.config.sphinx_gallery_conf["examples_dirs"])
+        examples = [e for e in examples_of(key) if (scripts / f"plot_{e}.py").exists()]
+        if not examples:
+            return []
+        line = nodes.paragraph(classes=["cheatsheet-examples"])
+        line += nodes.strong(text="In the gallery: ")
+        for i, example in enumerate(examples):
+            if i:
+                line += nodes.Text(" · ")
+            # Not explicit: the reference shows the example page's own title.
+            ref = addnodes.pending_xref("", refdomain="std", reftype="ref", refexplicit=False, refwarn=True,
+                                        reftarget=_example_label(_gallery_dir(self), example), refdoc=self.env.docname)
+            ref += nodes.inline(text=example)
+            line += ref
+        return [line]
+
+
+def _architecture_link(app: Sphinx, docname: str, example: str) -> nodes.reference | None:
+    """A resolved link from a gallery page to its architecture page (None when the page does not exist)."""
+    key = architecture_of(example)
+    target = f"architectures/{key}"
+    if key is None or target not in app.env.titles:
+        return None
+    link = nodes.reference("", "", internal=True, refuri=app.builder.get_relative_uri(docname, target))
+    link += nodes.inline(text=app.env.titles[target].astext())
+    return link
+
+
+def _stamp_gallery_page(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Right under a gallery page's title: the stamp of this build's run, and its architecture page."""
+    gallery = str(app.config.sphinx_gallery_conf["gallery_dirs"])
+    section = doctree.next_node(nodes.section) if docname.startswith(f"{gallery}/plot_") else None
+    if section is None:
+        return
+    example = docname.rsplit("/", 1)[1].removeprefix("plot_")
+    link = _architecture_link(app, docname, example)
+    path = results_dir(app.config) / f"{example}.json"
+    if _gallery_executed(app.config) and path.is_file():  # no result, no stamp: never a made-up one
+        section.insert(1, example_stamp(load_result(path), link))
+    elif link is not None:
+        section.insert(1, nodes.paragraph("", "", nodes.strong(text="Architecture page: "), link,
+                                          classes=["cheatsheet-examples"]))
+
+
+_THUMBNAIL = re.compile(r'\n\.\. raw:: html\n\n    <div class="sphx-glr-thumbcontainer".*?:doc:`/[^`]*/plot_(\w+)`', re.S)
+_THUMBNAILS_OPEN = '.. raw:: html\n\n    <div class="sphx-glr-thumbnails">\n'
+
+
+def _family_heading(app: Sphinx, family: str) -> str:
+    """The reST of one family's heading, with links to its architecture pages."""
+    keys = next((keys for name, keys in FAMILIES if name == family), ())
+    pages = [f":doc:`/architectures/{k}`" for k in keys if _architecture_page_exists(app.env, k)]
+    links = f"Architecture pages: {' · '.join(pages)}.\n\n" if pages else ""
+    return f"{family}\n{'-' * len(family)}\n\n{links}"
+
+
+def _group_gallery_index(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Give the gallery index one heading per family (:data:`FAMILIES`) above its thumbnails.
+
+    sphinx-gallery groups examples only by subfolder, which would move the scripts and
+    change every download, notebook and reference address; the thumbnails are already in
+    family order (:class:`GalleryOrder`), so a heading before each family's first one suffices.
+    """
+    if docname != f"{app.config.sphinx_gallery_conf['gallery_dirs']}/index":
+        return
+    text, starts, previous = source[0], [], None
+    for match in _THUMBNAIL.finditer(text):
+        key = architecture_of(match.group(1))
+        family = next((name for name, keys in FAMILIES if key in keys), "More examples")
+        if family != previous:
+            starts.append((match.start(), family))
+        previous = family
+    for i, (start, family) in reversed(list(enumerate(starts))):  # from the end: earlier offsets stay valid
+        opening = text.rfind(_THUMBNAILS_OPEN, 0, start)
+        if i == 0 and opening >= 0:  # the first heading goes above the thumbnails' own container
+            text = text[:opening] + _family_heading(app, family) + text[opening:]
+        else:  # close the container, head the family, open a new one
+            text = (text[:start] + "\n.. raw:: html\n\n    </div>\n\n" + _family_heading(app, family)
+                    + _THUMBNAILS_OPEN + text[start:])
+    source[0] = text
 
 
 # -- architecture-cards and at-a-glance -----------------------------------------------
@@ -399,8 +572,11 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.add_directive("example-downloads", ExampleDownloads)
     app.add_directive("architecture-cards", ArchitectureCards)
     app.add_directive("at-a-glance", AtAGlance)
+    app.add_directive("gallery-examples", GalleryExamples)
     app.connect("autodoc-process-signature", _dataclass_factories)
     app.connect("env-get-outdated", _always_reread)
     app.connect("source-read", _colab_in_gallery_pages)
+    app.connect("source-read", _group_gallery_index)
+    app.connect("doctree-resolved", _stamp_gallery_page)
     app.connect("build-finished", _publish_notebooks)
     return {"version": "1.1", "parallel_read_safe": True, "parallel_write_safe": True}
