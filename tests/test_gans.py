@@ -335,6 +335,8 @@ def test_collapse_is_reported_and_healthy_training_is_not(mnist5k) -> None:
     assert collapsed.collapse and "WARNING" in collapsed.collapse_report()
     healthy = fit_gan(Generator(latent_dim=8, hidden_dims=(32,)), Discriminator(hidden_dims=(32,)), data, _short(collapse_warmup=0), device="cpu")
     assert healthy.collapse == [] and healthy.collapse_report().startswith("Collapse check during training: the discriminator never won")
+    healthy.loss = "wgan-gp"  # a critic's loss is not checked, and the report says so
+    assert "whether it won outright is not checked" in healthy.collapse_report()
 
 
 # --- latent space -------------------------------------------------------------------------------------

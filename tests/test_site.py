@@ -45,17 +45,17 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
     scripts = sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py"))
     assert len(rows) == len(scripts), rows
     for row in rows:
-        example, data, device, parameters, training, result, target, published = row
+        example, data, device, parameters, training, result, target = row
         assert device == "cpu"
         assert re.fullmatch(r"[\d,]+", parameters) and int(parameters.replace(",", "")) > 0
         assert re.fullmatch(r"\d+\.\d\ss\s\([\d,]+\ssteps\)", training), training  # \s: no-break spaces too
         assert re.search(r"\d", result), result
         assert re.fullmatch(r"mnist-5k|mnist|fashion-mnist|cifar10|cifar100", data), data  # the name; the source below
         assert target == "no target in quick mode", target  # quick budgets have no targets
-        assert "(" in published and ")" in published, published  # a setting and its source, or why there is none
-    published = {r[0]: r[7] for r in rows}
-    assert published["CNN"].startswith("99.17% top-1 accuracy — a small CNN, 10 epochs on the 60,000 MNIST images")
-    assert "Inception-FIDs: not comparable" in published["DCGAN"]
+    published = {r[0]: r[1:] for r in _table(page, "cheatsheet-references")}
+    assert set(published) == {r[0] for r in rows}  # every example has its published figure, or says why not
+    assert published["CNN"] == ["99.17% top-1 accuracy", "a small CNN, 10 epochs on the 60,000 MNIST images", "Flax MNIST example"]
+    assert published["DCGAN"][0] == "—" and "Inception-FIDs: not comparable" in published["DCGAN"][1]
     assert 'href="https://arxiv.org/abs/1512.03385"' in page  # each figure links its source
     mlp = next(r for r in rows if r[0] == "MLP")
     assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[5])  # with its 95% interval

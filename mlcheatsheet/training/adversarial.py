@@ -186,9 +186,10 @@ class GanHistory:
         drop classes, so the coverage line (:meth:`~mlcheatsheet.metrics.SampleQuality.coverage_sentence`)
         names every class below 5% of the samples.
         """
-        lines = [f"WARNING — GAN collapse: {message}" for message in self.collapse] or [
-            "Collapse check during training: the discriminator never won outright and the samples never all looked alike."
-        ]
+        checked = ("the samples never all looked alike (a critic's loss is unbounded, so whether it won outright is "
+                   "not checked)" if not OBJECTIVES[self.loss].probabilities
+                   else "the discriminator never won outright and the samples never all looked alike")
+        lines = [f"WARNING — GAN collapse: {message}" for message in self.collapse] or [f"Collapse check during training: {checked}."]
         if quality is not None:
             lines.append(quality.coverage_sentence(classes or [str(k) for k in range(len(quality.class_shares))]))
         return "\n".join(lines)
