@@ -256,9 +256,13 @@ def source_commit() -> str:
     """
     folder = str(Path(__file__).resolve().parent)
     try:
+        # An installed copy (site-packages) can sit inside some other repository: only a
+        # checkout that tracks this very file describes the code that ran.
+        tracked = subprocess.run(["git", "-C", folder, "ls-files", "--error-unmatch", Path(__file__).name],
+                                 capture_output=True, text=True, timeout=20)
         head = subprocess.run(["git", "-C", folder, "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, timeout=20)
-        if head.returncode != 0 or not head.stdout.strip():
+        if tracked.returncode != 0 or head.returncode != 0 or not head.stdout.strip():
             return UNKNOWN_COMMIT
         status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=20)

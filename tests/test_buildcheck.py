@@ -159,6 +159,19 @@ def test_the_commit_is_unknown_without_git_and_never_fails(monkeypatch: pytest.M
     assert report.source_commit() == "unknown"
 
 
+def test_an_installed_copy_inside_another_repository_names_no_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "project"
+    (repo / "site-packages" / "mlcheatsheet").mkdir(parents=True)
+    (repo / "README").write_text("someone else's project\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "README"], ["commit", "-q", "-m", "theirs"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    installed = repo / "site-packages" / "mlcheatsheet" / "report.py"
+    installed.write_text("# an installed copy, not tracked by the enclosing repository\n")
+    monkeypatch.setattr(report, "__file__", str(installed))
+    assert report.source_commit() == "unknown"
+
+
 def test_report_result_records_the_stamp_and_the_budgets_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     import torch
