@@ -169,8 +169,9 @@ classes = scorer.classify(samples).to(device)
 bold = latent_direction(noise, samples.mean(dim=(1, 2, 3)), groups=classes)
 strengths = torch.tensor([-1.5, -0.75, 0.0, 0.75, 1.5], device=device)
 for strength in strengths.tolist():
-    moved = scorer.classify(sample_images(generator, noise + strength * bold)).to(device)
-    ink = sample_images(generator, noise + strength * bold).mean().item() / samples.mean().item()
+    shifted_samples = sample_images(generator, noise + strength * bold)
+    moved = scorer.classify(shifted_samples).to(device)
+    ink = shifted_samples.mean().item() / samples.mean().item()
     print(f"shift {strength:+.2f} x bold: class unchanged for {100 * (moved == classes).float().mean().item():.1f}% "
           f"of {len(noise):,} samples; ink {100 * ink:.0f}% of the unshifted samples'")
 shifted = noise[:10] + strengths[:, None, None] * bold  # (5, 10, Z)

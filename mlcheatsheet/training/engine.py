@@ -28,7 +28,7 @@ from torch import nn
 
 from ..augment import random_affine
 from ..data import Dataset
-from ..runtime import Runtime, autocast, check_precision, seed_everything
+from ..runtime import Runtime, adam_kernels, autocast, check_precision, seed_everything
 
 __all__ = [
     "History",
@@ -183,9 +183,8 @@ def make_optimizer(params: Iterable[nn.Parameter], config: TrainConfig, device: 
     groups = [group for group in groups if group["params"]]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, foreach=True)
-    kernels = {"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}
     adam = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return adam(groups, lr=config.lr, **kernels)
+    return adam(groups, lr=config.lr, **adam_kernels(device))
 
 
 def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
