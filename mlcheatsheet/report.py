@@ -33,7 +33,7 @@ from .data import Dataset
 from .findings import Claim, Interval
 from .runtime import describe_device
 from .training.adversarial import GanHistory
-from .training.engine import History, training_steps_taken
+from .training.engine import History, count_parameters, training_steps_taken
 
 __all__ = ["RESULTS_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "source_commit"]
 
@@ -205,7 +205,7 @@ def report_result(
         dataset=data.name,
         source=data.source,
         device=str(device),
-        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        parameters=count_parameters(model),
         train_seconds=float(train_seconds if train_seconds is not None else sum(h.total_seconds for h in histories)),
         steps=int(steps if steps is not None else sum(h.steps for h in histories)),
         metric=metric,
