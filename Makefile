@@ -9,11 +9,15 @@ SPHINXOPTS ?= -W --keep-going -n -j 1
 BUILDDIR ?= docs/_build
 # EXAMPLES=plot_cnn executes only the gallery scripts matching that regular expression.
 export MLCHEATSHEET_EXAMPLES := $(EXAMPLES)
+# An example runs only when its inputs changed (docs/_ext/examplecache.py); FRESH=1 re-runs
+# every one. WORKERS=N runs N at a time (default: one per core on the CPU, one on a GPU).
+export MLCHEATSHEET_FRESH := $(FRESH)
+export MLCHEATSHEET_WORKERS := $(WORKERS)
 # MathJax 3 from npm, copied into the site's static files so math renders offline.
 MATHJAX_VERSION := 3.2.2
 MATHJAX := docs/_static/mathjax/tex-mml-chtml.js
 
-.PHONY: html html-quick html-noplot test bench bench-build clean help chromium
+.PHONY: html html-quick html-noplot test bench bench-build clean help chromium shards
 
 help:
 	@echo "make html         full site, every gallery script trained with its full budget"
@@ -21,7 +25,9 @@ help:
 	@echo "make html-quick   site with tiny training budgets (minutes)"
 	@echo "make html-noplot  site without executing the gallery"
 	@echo "make bench        one table: training ratios vs a reference loop, and the last 'make html' (~5 min; BENCH_ARGS=--help)"
-	@echo "make bench-build  time a full 'make html' (~15 min): wall time, peak memory, each example's share"
+	@echo "make bench-build  the build as ratios (~20 min): side by side vs one at a time, cached rebuilds"
+	@echo "make html FRESH=1 re-run every example, ignoring the cache of earlier runs"
+	@echo "make shards N=3   split the gallery into N groups of equal recorded time (the CI matrix)"
 	@echo "make clean        remove builds and generated pages (keeps .venv)"
 
 $(STAMP): pyproject.toml
@@ -69,9 +75,14 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# Runs `make html` itself (in place) and reports it; add the training part with `make bench`.
-bench-build: $(STAMP)
-	$(BIN)/python -m benchmarks --skip-training --build-in-place $(BENCH_ARGS)
+# Four builds of a copy of the sources, back to back: the build's ratios (the working tree is left alone).
+bench-build: $(STAMP) $(MATHJAX)
+	$(BIN)/python -m benchmarks --skip-training --no-build-report --build-ratios $(BENCH_ARGS)
+
+# The EXAMPLES patterns of N shards of about equal recorded time (a JSON list), for CI.
+N ?= 2
+shards: $(STAMP)
+	@$(BIN)/python docs/_ext/examplecache.py shards $(N)
 
 clean:
 	rm -rf $(BUILDDIR) docs/auto_examples docs/sg_execution_times.rst .pytest_cache

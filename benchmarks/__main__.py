@@ -1,11 +1,12 @@
 """Run the benchmarks and print one table: ``python -m benchmarks [--quick] [--docs DOCS] [--build]``.
 
 It measures training throughput (MLP, CNN, DCGAN step) against the classic reference loop,
-the CNN's time to the classic recipe's accuracy, and the CNN step's share of the machine's
-matmul speed (sized for about 5 minutes on 2 idle cores), then reports the last docs build found under
-``docs/`` (its record from ``make html`` and sphinx-gallery's per-example times) against the
-15-minute budget and each example's share. ``--build`` times a fresh build of a copy of
-``docs/`` instead (about 15 minutes).
+the CNN's time to the classic recipe's accuracy, the DCGAN's time to the classic recipe's FID
+(``quality``), and the CNN step's share of the machine's matmul speed (about 5 minutes on 2
+idle cores without ``quality``, which trains two DCGANs for 2,500 steps each and adds about
+4), then reports the last docs build found under ``docs/`` (its record from ``make html`` and
+sphinx-gallery's per-example times) against the 15-minute budget and each example's share.
+``--build`` times a fresh build of a copy of ``docs/`` instead (about 15 minutes).
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from pathlib import Path
 import torch
 
 from mlcheatsheet.budgets import get_budget
-from mlcheatsheet.data import load_dataset
+from mlcheatsheet.data import Dataset, load_dataset
 from mlcheatsheet.device import get_device
-from mlcheatsheet.training import THREADS_ENV, GanCollapseWarning, TrainConfig, configure_threads
+from mlcheatsheet.training import THREADS_ENV, GanCollapseWarning, TrainConfig, configure_threads, fid_scorer
 
 from ._measure import Row, environment_lines, format_table
-from .build import ROOT, BuildReport, budget_lines, build_rows, report_existing_build, run_build
+from .build import ROOT, BuildReport, budget_lines, build_rows, report_existing_build, run_build, run_build_ratios
 from .flops import run_flops
 from .throughput import REFERENCE_BATCH, Sizes, run_throughput
 from .time_to_accuracy import run_time_to_accuracy
+from .time_to_quality import gallery_config, run_time_to_quality
 
-PARTS = ("throughput", "accuracy", "flops")
+PARTS = ("throughput", "accuracy", "quality", "flops")
 
 # --quick: the same code on tiny models and subsets, for the test suite (numbers meaningless).
 QUICK_SIZES = Sizes(mlp_images=512, cnn_images=256, gan_steps=2, repeats=1, cnn_channels=(8, 16), mlp_hidden=(64,), gan_channels=8,
@@ -48,6 +50,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-build-report", action="store_true", help="do not report an existing build")
     parser.add_argument("--build", action="store_true", help="time a full build of a copy of docs/ (~15 min) and report it")
     parser.add_argument("--build-in-place", action="store_true", help="time `make html` itself (writes docs/_build) and report it")
+    parser.add_argument("--build-ratios", action="store_true",
+                        help="four builds of a copy of docs/ (~20 min in full mode): side by side vs one at a time, "
+                             "a rebuild with nothing changed and one after a reST edit")
     parser.add_argument("--build-mode", choices=("full", "quick"), default="full",
                         help="budgets of the timed build; quick only checks the machinery (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=Sizes().repeats, help="timed repeats per side (default: %(default)s)")
@@ -88,6 +93,10 @@ def _training_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
             else:
                 _, tta = run_time_to_accuracy(data, device=device)
             rows += tta
+        elif part == "quality":
+            rows.append(Row.section("[time to quality: the classic DCGAN recipe's final FID F, reached by the gallery's "
+                                    "DCGAN recipe; same networks, data and fit_gan]"))
+            rows += _quality_rows(data, device, quick=args.quick)
         else:
             rows.append(Row.section("[the machine's limit: a CNN training step against large matrix products]"))
             if args.quick:
@@ -97,6 +106,18 @@ def _training_rows(args: argparse.Namespace, device: torch.device) -> list[Row]:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"  {part}: {time.perf_counter() - start:.0f} s (load average {load})", flush=True)
     return rows
+
+
+def _quality_rows(data: Dataset, device: torch.device, *, quick: bool) -> list[Row]:
+    """The time-to-quality rows; ``quick`` keeps the gallery's networks and batch (so the
+    step time means something) but trains a few steps on a subset, with a one-epoch scorer."""
+    if not quick:
+        return run_time_to_quality(data, device=device)[1]
+    small = data.subset(max_train=512)
+    recipe = gallery_config(get_budget("dcgan", mode="quick"))
+    scorer = fid_scorer(small, device=device, epochs=1)
+    return run_time_to_quality(small, device=device, scorer=scorer, recipe=recipe, classic_steps=recipe.steps,
+                               probe_every=10, draws=2)[1]
 
 
 def _build_reports(args: argparse.Namespace) -> tuple[list[BuildReport], list[str]]:
@@ -127,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = [] if args.skip_training else _training_rows(args, device)
     reports, missing = _build_reports(args)
     notes: list[str] = [f"no docs build reported: {text}" for text in missing]
+    if args.build_ratios:
+        print(f"building a copy of the site four times in {args.build_mode} mode (full: about 20 minutes)...", flush=True)
+        ratio_rows, ratio_notes = run_build_ratios(mode=args.build_mode)
+        rows += [Row.section("[the build itself: four builds of one copy, back to back]"), *ratio_rows]
+        notes += ratio_notes
     for report in reports:
         rows.append(Row.section(f"[docs build: {report.source}]"))
         rows += build_rows(report)

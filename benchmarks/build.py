@@ -43,6 +43,7 @@ __all__ = [
     "parse_execution_times",
     "report_existing_build",
     "run_build",
+    "run_build_ratios",
     "shares_of",
 ]
 
@@ -307,3 +308,58 @@ def build_rows(report: BuildReport) -> list[Row]:
 def budget_lines() -> list[str]:
     """Every example's full-mode CPU budget from :mod:`mlcheatsheet.budgets`, one line each."""
     return [f"  {name:<20} {_describe(modes['full'])}" for name, modes in budget_table().items() if "full" in modes]
+
+
+def _sitebuild():  # tests/sitebuild.py builds from a copy of the sources; it is not a package module
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sitebuild", ROOT / "tests" / "sitebuild.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def run_build_ratios(*, mode: str = "full", parent: Path | None = None) -> tuple[list[Row], list[str]]:
+    """Four builds of one copy of the sources, back to back, as ratios measured in this run.
+
+    1. fresh (the cache ignored), the examples side by side: one worker per core, one
+       torch thread each (the default);
+    2. again with nothing changed: every example restored from the cache;
+    3. after appending a sentence to one reST page;
+    4. fresh, one example at a time with every core's threads (how the build ran before
+       the cache and the workers).
+
+    Returns:
+        The table rows and notes (a failed build's log tail).
+    """
+    sitebuild = _sitebuild()
+    docs = sitebuild.copy_sources(Path(parent or tempfile.mkdtemp(prefix="mlcheatsheet-ratios-")))
+    out = docs.parent / "html"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    runs: dict[str, float] = {}
+    notes: list[str] = []
+
+    def timed(name: str, env: dict[str, str]) -> None:
+        print(f"  build: {name}...", flush=True)
+        start = time.perf_counter()
+        done = sitebuild.run_sphinx(docs, out, mode=mode, env=env, timeout=3 * 3600)
+        runs[name] = time.perf_counter() - start
+        if done.returncode != 0:
+            notes.append(f"the {name} build failed; the end of its log:\n{(done.stdout + done.stderr)[-2000:]}")
+
+    timed("fresh, side by side", {"MLCHEATSHEET_FRESH": "1"})
+    timed("nothing changed", {})
+    page = docs / "architectures" / "mlp.rst"
+    page.write_text(page.read_text() + "\n\nA sentence added by the benchmark.\n")
+    timed("one reST page edited", {})
+    timed("fresh, one at a time", {"MLCHEATSHEET_FRESH": "1", "MLCHEATSHEET_WORKERS": "1", "MLCHEATSHEET_THREADS": str(cores)})
+    parallel, serial = runs["fresh, side by side"], runs["fresh, one at a time"]
+    rows = [
+        Row(f"fresh build, {cores} examples at a time x 1 thread", f"{parallel:.0f} s", f"{serial:.0f} s one at a time",
+            serial / parallel, None, f"one-at-a-time / side-by-side, {cores} threads per example there; {mode} mode"),
+        Row("rebuild, nothing changed", f"{runs['nothing changed']:.1f} s", "30 s", 30 / runs["nothing changed"], 1.0,
+            f"target / measured; the fresh build took {parallel:.0f} s ({parallel / runs['nothing changed']:.0f}x longer)"),
+        Row("rebuild after editing one reST page", f"{runs['one reST page edited']:.1f} s", "60 s",
+            60 / runs["one reST page edited"], 1.0, "target / measured; no example re-runs"),
+    ]
+    return rows, notes

@@ -14,6 +14,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,28 +25,62 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of process ``root`` and all its descendants, in KiB (Linux ``/proc``; 0 elsewhere)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            statm = (entry / "statm").read_text().split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(statm[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack += children.get(pid, [])
+    return total
+
+
+def _sample_peak(process: subprocess.Popen[bytes], peak: list[int], every: float = 0.5) -> None:
+    while process.poll() is None:
+        peak[0] = max(peak[0], _tree_rss_kib(process.pid))
+        time.sleep(every)
+
+
 def record(command: list[str], out: Path) -> int:
     """Run ``command``, then write its wall time, peak memory and exit status to ``out`` (JSON).
 
-    Peak memory is the largest resident set of any finished child process
-    (:func:`resource.getrusage` with ``RUSAGE_CHILDREN``): Sphinx executes the gallery in
-    its own process, so this is the build's peak.
+    Peak memory is the largest *sum* of the resident sets of the command and all its
+    descendants, sampled every half second (the gallery runs in parallel worker processes),
+    and never less than the largest single finished child (:func:`resource.getrusage`).
 
     Returns:
         The command's exit status.
     """
     started = _now()
     start = time.perf_counter()
+    peak = [0]
     try:
-        returncode = subprocess.run(command, check=False).returncode
+        process = subprocess.Popen(command)
     except FileNotFoundError:
         print(f"benchmarks.record: command not found: {command[0]}", file=sys.stderr)
         return 127
+    sampler = threading.Thread(target=_sample_peak, args=(process, peak), daemon=True)
+    sampler.start()
+    try:
+        returncode = process.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the build too; let it finish stopping
+        returncode = process.wait()
     wall = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    largest_child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
     stats = {
         "wall_seconds": round(wall, 2),
-        "peak_rss_gib": round(peak_kib / 2**20, 3),
+        "peak_rss_gib": round(max(peak[0], largest_child_kib) / 2**20, 3),
         "returncode": returncode,
         "mode": os.environ.get("MLCHEATSHEET_MODE", "full") or "full",
         "examples_filter": os.environ.get("MLCHEATSHEET_EXAMPLES", ""),

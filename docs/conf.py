@@ -16,18 +16,20 @@ sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))  # the package, when it is not installed
 
 import mlcheatsheet  # noqa: E402
+from mlcheatsheet.cache import CACHE_ENV  # noqa: E402
 from mlcheatsheet.report import RESULTS_ENV  # noqa: E402
 
 _GALLERY_DIR = "auto_examples"  # sphinx-gallery's gallery_dirs, below
 
 # Each gallery script records its headline result here; the results table and the check
 # that every example really trained read it back from this config value (docs/_ext/resultsdir.py).
-# Cleared so no result outlives its run.
+# docs/_ext/examplecache.py keeps it in step with the runs: a record is restored with its
+# cached run or removed before its example runs again.
 mlcheatsheet_results_dir = str(HERE / _GALLERY_DIR / "results")
-if os.environ.get("MLCHEATSHEET_NOPLOT") != "1":
-    for stale in Path(mlcheatsheet_results_dir).glob("*.json"):
-        stale.unlink()
 os.environ[RESULTS_ENV] = mlcheatsheet_results_dir
+# Finished runs and the FID classifier are stored by content in the clone (gitignored), so
+# CI can keep them between workflow runs; $MLCHEATSHEET_CACHE puts them elsewhere.
+os.environ.setdefault(CACHE_ENV, str(HERE.parent / ".cache" / "build"))
 
 project = "mlcheatsheet"
 author = "the mlcheatsheet authors"
@@ -46,6 +48,7 @@ extensions = [
     "cheatsheet",
     "shapetables",  # the layer-by-layer shape tables of the architecture pages
     "tradeoffs",  # the landing page's picture of this build's results
+    "examplecache",  # runs only the examples whose inputs changed, side by side
     "buildcheck",  # fails the build when an executed example did not really train
 ]
 
@@ -147,7 +150,12 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
-    "within_subsection_order": "cheatsheet.GalleryOrder",  # architecture order, see docs/_ext
+    # The order examples *run* in, longest first; the index shows architecture order (docs/_ext/cheatsheet.py).
+    "within_subsection_order": "examplecache.RunOrder",
+    # Around each example, in whichever process runs it: its content key, progress on the
+    # terminal, and the finished run stored in the cache (docs/_ext/examplecache.py).
+    "reset_modules": ("matplotlib", "examplecache.track_example"),
+    "reset_modules_order": "both",
     "show_memory": False,
     # A failing script fails the build, named, at the end (keep-going shows every failure).
     "abort_on_example_error": False,
@@ -155,8 +163,11 @@ sphinx_gallery_conf = {
     "capture_repr": ("_repr_html_", "__repr__"),
     "matplotlib_animations": True,
     "first_notebook_cell": _first_cell,
-    # Every build re-executes every example: a page never shows numbers from an older run.
-    "run_stale_examples": True,
+    # docs/_ext/examplecache.py decides what runs: an example whose inputs are unchanged is
+    # restored from its stored run; anything else has its checksum removed, so it runs.
+    "run_stale_examples": False,
+    # Set per build by examplecache (the examples to run over the usable cores).
+    "parallel": False,
 }
 if os.environ.get("MLCHEATSHEET_NOPLOT") == "1":
     sphinx_gallery_conf["plot_gallery"] = "False"

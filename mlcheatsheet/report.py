@@ -35,10 +35,12 @@ from .runtime import describe_device
 from .training.adversarial import GanHistory
 from .training.engine import History, count_parameters, training_steps_taken
 
-__all__ = ["RESULTS_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "source_commit"]
+__all__ = ["RESULTS_ENV", "RUN_KEY_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "source_commit"]
 
 #: Environment variable naming the directory where the docs build collects results.
 RESULTS_ENV = "MLCHEATSHEET_RESULTS"
+#: Environment variable with the content key of the run a docs build started (recorded as ``run_key``).
+RUN_KEY_ENV = "MLCHEATSHEET_RUN_KEY"
 #: The commit of a run outside a git checkout (or without git).
 UNKNOWN_COMMIT = "unknown"
 
@@ -80,6 +82,9 @@ class Result:
         run_at: When the result was recorded, UTC, ISO 8601 (``""`` in older records).
         device_description: The device in a few words, e.g. ``"cpu (2 threads)"``.
         torch_version: ``torch.__version__`` of the run.
+        run_key: The content key the docs build gave this run (``$MLCHEATSHEET_RUN_KEY``): a
+            hash of everything the example depends on, so the build can tell that a stored
+            record belongs to the inputs of the page that shows it; ``""`` outside a build.
     """
 
     example: str
@@ -105,6 +110,7 @@ class Result:
     run_at: str = ""
     device_description: str = ""
     torch_version: str = ""
+    run_key: str = ""
 
     def formatted_value(self) -> str:
         """The metric with its unit and interval, e.g. ``97.5% [96.4, 98.3]``, else ``97.50%`` or ``98.4 nats``."""
@@ -244,6 +250,7 @@ def _stamp(example: str, device: torch.device | str, target: Target | None) -> d
         "run_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "device_description": describe_device(device),
         "torch_version": torch.__version__,
+        "run_key": os.environ.get(RUN_KEY_ENV, ""),
     }
 
 

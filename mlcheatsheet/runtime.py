@@ -32,6 +32,7 @@ __all__ = [
     "configure_backends",
     "configure_threads",
     "describe_device",
+    "forced_threads",
     "get_device",
     "mixed_precision_dtype",
     "seed_everything",
@@ -147,13 +148,23 @@ def _usable_cpus() -> int:
     return cpus
 
 
-def _wanted_threads() -> int:
+def forced_threads() -> int | None:
+    """The thread count ``$MLCHEATSHEET_THREADS`` forces, or ``None`` when it is unset.
+
+    Raises:
+        ValueError: It is set to something other than a positive whole number.
+    """
     forced = os.environ.get(THREADS_ENV, "").strip()
-    if forced:
-        if not forced.isdigit() or int(forced) < 1:
-            raise ValueError(f"{THREADS_ENV}={forced!r} is not a positive number of threads")
-        return int(forced)
-    return min(torch.get_num_threads(), _usable_cpus())
+    if not forced:
+        return None
+    if not forced.isdigit() or int(forced) < 1:
+        raise ValueError(f"{THREADS_ENV}={forced!r} is not a positive number of threads")
+    return int(forced)
+
+
+def _wanted_threads() -> int:
+    forced = forced_threads()
+    return forced if forced is not None else min(torch.get_num_threads(), _usable_cpus())
 
 
 def configure_threads(device: torch.device) -> int:

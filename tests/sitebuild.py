@@ -19,11 +19,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def copy_sources(parent: Path) -> Path:
+    """Copy ``docs/`` and ``gallery/`` into a new folder under ``parent`` (the package is
+    linked); return the copy's ``docs`` folder. Its cache of runs is its own (``.cache/``)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="src-", dir=parent))
+    ignore = shutil.ignore_patterns("_build", "auto_examples", "sg_execution_times.rst", "__pycache__")
+    shutil.copytree(ROOT / "docs", work / "docs", ignore=ignore)
+    shutil.copytree(ROOT / "gallery", work / "gallery", ignore=ignore)
+    (work / "mlcheatsheet").symlink_to(ROOT / "mlcheatsheet")
+    return work / "docs"
+
+
+def run_sphinx(docs: Path, out: Path, *, mode: str = "quick", examples: str | None = None, timeout: float = 1800,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``sphinx-build -W --keep-going -n`` of ``docs`` into ``out`` with the given budgets and extra environment."""
+    full_env = {**os.environ, "MLCHEATSHEET_MODE": mode, **(env or {})}
+    full_env.pop("MLCHEATSHEET_NOPLOT", None)
+    full_env.pop("MLCHEATSHEET_CACHE", None)  # each copy keeps its own cache
+    if examples:
+        full_env["MLCHEATSHEET_EXAMPLES"] = examples
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-q", str(docs), str(out)],
+        env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
 def build_site(out: Path, *, mode: str = "quick", examples: str | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     """Copy the sources next to ``out`` and run ``sphinx-build -W --keep-going -n`` on them.
 
     Args:
-        out: Where the HTML goes; the copied sources go to ``out.parent / "src"``.
+        out: Where the HTML goes; the copied sources go to ``out.parent / "src-*"``.
         mode: ``quick`` or ``full`` training budgets.
         examples: A regular expression selecting gallery scripts (default: all).
         timeout: Seconds before the build is abandoned.
@@ -31,19 +57,7 @@ def build_site(out: Path, *, mode: str = "quick", examples: str | None = None, t
     Returns:
         The finished process (check ``returncode``; output is captured).
     """
-    work = Path(tempfile.mkdtemp(prefix="src-", dir=out.parent))
-    ignore = shutil.ignore_patterns("_build", "auto_examples", "sg_execution_times.rst", "__pycache__")
-    shutil.copytree(ROOT / "docs", work / "docs", ignore=ignore)
-    shutil.copytree(ROOT / "gallery", work / "gallery", ignore=ignore)
-    (work / "mlcheatsheet").symlink_to(ROOT / "mlcheatsheet")
-    env = {**os.environ, "MLCHEATSHEET_MODE": mode}
-    env.pop("MLCHEATSHEET_NOPLOT", None)
-    if examples:
-        env["MLCHEATSHEET_EXAMPLES"] = examples
-    return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-q", str(work / "docs"), str(out)],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )
+    return run_sphinx(copy_sources(out.parent), out, mode=mode, examples=examples, timeout=timeout)
 
 
 def main() -> int:

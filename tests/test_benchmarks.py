@@ -3,6 +3,7 @@ engine's speed settings (channels-last, threads) behave. No timing is asserted."
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -23,9 +24,29 @@ from benchmarks.build import (
 )
 from benchmarks.record import main as record_main
 from benchmarks.reference import ClassicNet, reference_classifier_epoch, reference_loader
+from benchmarks.time_to_quality import (
+    BASE_CHANNELS,
+    OUR_LATENT_DIM,
+    TimeToQuality,
+    classic_config,
+    first_at_or_below,
+    gallery_config,
+    quality_rows,
+)
+from mlcheatsheet.budgets import get_budget
+from mlcheatsheet.findings import Interval
+from mlcheatsheet.metrics import SampleQuality
 from mlcheatsheet.models import MLP
 from mlcheatsheet.models.cnn import CNN
-from mlcheatsheet.training import THREADS_ENV, TrainConfig, configure_threads, fit_classifier, use_channels_last
+from mlcheatsheet.training import (
+    THREADS_ENV,
+    GanConfig,
+    GanHistory,
+    TrainConfig,
+    configure_threads,
+    fit_classifier,
+    use_channels_last,
+)
 
 TIMES_PAGE = """
 Computation times
@@ -177,5 +198,67 @@ def test_quick_benchmark_prints_every_part(tmp_path: Path, capsys, monkeypatch, 
     out = capsys.readouterr().out
     assert sum(bool(line) and set(line) == {"="} for line in out.splitlines()) == 1  # one table (one title underline)
     for name in ("load average", "MLP samples/s", "CNN samples/s", "DCGAN step samples/s", "CNN time to reference accuracy A",
-                 "CNN step / matmul GFLOP/s", "plot_cnn.py", f"share {SHARES['plot_cnn.py']} s", "no build record", "full-mode CPU budgets"):
+                 "DCGAN time to classic FID F", "CNN step / matmul GFLOP/s", "plot_cnn.py", f"share {SHARES['plot_cnn.py']} s",
+                 "no build record", "full-mode CPU budgets"):
         assert name in out
+
+
+def test_quick_quality_part_prints_its_rows(capsys, monkeypatch, restore_threads) -> None:
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert bench.main(["--quick", "--only", "quality", "--threads", "1", "--no-build-report"]) == 0
+    out = capsys.readouterr().out
+    assert "[time to quality:" in out and "MLP samples/s" not in out  # --only quality runs that part alone
+    time_row = next(line for line in out.splitlines() if line.startswith("DCGAN time to classic FID F"))
+    assert ">= 5.00x" in time_row and "ms/step" in time_row
+    assert f"F: classic FID after {get_budget('dcgan', mode='quick').steps} steps" in out
+    assert "Z 100, no EMA" in out and "Z 16, EMA 0.999" in out
+
+
+def _history(steps: list[int], fids: list[float]) -> GanHistory:
+    return GanHistory(eval_steps=steps, fid=fids, total_seconds=12.0)
+
+
+def test_first_evaluation_at_or_below_f_skips_the_start_and_never_guesses() -> None:
+    history = _history([0, 50, 100, 150], [0.5, 3.0, 2.0, 1.0])  # step 0 is the untrained generator: never counts
+    assert first_at_or_below(history, 2.0) == 100  # at F counts as reached
+    assert first_at_or_below(history, 2.5) == 100
+    assert first_at_or_below(history, 0.9) is None
+    assert first_at_or_below(_history([0, 50], [9.0, float("nan")]), 100.0) is None
+
+
+def _quality(fid: float) -> SampleQuality:
+    return SampleQuality(fid=fid, floor=0.8, class_shares=torch.full((10,), 0.1), mean_confidence=0.9,
+                         fid_interval=Interval(fid, fid - 0.1, fid + 0.1, "t", 10))
+
+
+def _result(probe: GanHistory, reached: int | None, ours_seconds: float | None) -> TimeToQuality:
+    recipe = gallery_config(get_budget("dcgan", mode="full"))
+    return TimeToQuality(_quality(1.5), 100.0, probe, reached, ours_seconds, None if reached is None else _quality(1.4),
+                         recipe, classic_config(), 50)
+
+
+def test_quality_row_says_when_f_is_never_reached_with_the_best_fid() -> None:
+    history = _history([0, 50, 100, 150], [9.0, 3.0, 1.75, 2.0])
+    time_row, fid_row = quality_rows(_result(history, first_at_or_below(history, 1.5), None))
+    assert time_row.ours == "not reached" and time_row.ratio is None and time_row.verdict == ""
+    assert "never reached F in 2,500 steps" in time_row.note and "best FID 1.750 at step 100" in time_row.note
+    assert fid_row.ours == "—" and fid_row.reference == "FID 1.50 [1.40, 1.60]"
+    reached = quality_rows(_result(_history([0, 50], [9.0, 1.4]), 50, 10.0))[0]
+    assert reached.ours == "10.0 s" and reached.ratio == pytest.approx(10.0) and reached.verdict == "ok"
+    assert "at step 50 of 2,500" in reached.note
+
+
+def test_our_dcgan_recipe_is_the_gallery_scripts() -> None:
+    """gallery_config mirrors gallery/plot_dcgan.py's inline GanConfig(...): evaluate the script's own arguments."""
+    tree = ast.parse((Path(__file__).parents[1] / "gallery" / "plot_dcgan.py").read_text())
+    names = ("GanConfig", "DCGANGenerator", "DCGANDiscriminator")
+    calls = {node.func.id: node.keywords for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names}
+    for mode in ("quick", "full"):
+        budget = get_budget("dcgan", mode=mode)
+        scope = {"budget": budget, "max": max}
+        written = {kw.arg: eval(compile(ast.Expression(kw.value), "plot_dcgan.py", "eval"), scope) for kw in calls["GanConfig"]}
+        assert gallery_config(budget) == GanConfig(**written)
+    sizes = {name: {kw.arg: ast.literal_eval(kw.value) for kw in calls[name] if kw.arg != "image_shape"} for name in names[1:]}
+    assert sizes == {"DCGANGenerator": {"latent_dim": OUR_LATENT_DIM, "base_channels": BASE_CHANNELS},
+                     "DCGANDiscriminator": {"base_channels": BASE_CHANNELS}}

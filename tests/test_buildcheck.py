@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -43,8 +42,7 @@ def _write_result(directory: Path, stem: str, **changes: object) -> Path:
 def _problems(tmp_path: Path, *, build: str = "full", **changes: object) -> list[str]:
     """The problems of one example ``plot_mlp.py`` whose result differs from an honest one by ``changes``."""
     _write_result(tmp_path, "mlp", **changes)
-    return check_results([str(tmp_path / "gallery" / "plot_mlp.py")], tmp_path, mode=build, min_seconds=1.0,
-                         started=time.time() - 60)
+    return check_results([str(tmp_path / "gallery" / "plot_mlp.py")], tmp_path, mode=build, min_seconds=1.0)
 
 
 def test_an_honest_result_passes(tmp_path: Path) -> None:
@@ -77,16 +75,22 @@ def test_nonsense_results_fail(tmp_path: Path, field: str, value: object) -> Non
     assert len(_problems(tmp_path, **{field: value})) == 1
 
 
-def test_a_missing_or_stale_result_fails(tmp_path: Path) -> None:
+def test_a_missing_result_or_one_from_other_inputs_fails(tmp_path: Path) -> None:
     script = str(tmp_path / "plot_cnn.py")
-    (missing,) = check_results([script], tmp_path, mode="quick", min_seconds=1.0, started=time.time())
+    keys = {"plot_cnn.py": "key-of-this-build"}
+    (missing,) = check_results([script], tmp_path, mode="quick", min_seconds=1.0, keys=keys)
     assert missing.startswith("plot_cnn.py ran but recorded no result") and "report_result('cnn', ...)" in missing
-    path = _write_result(tmp_path, "cnn", mode="quick")
-    os.utime(path, (time.time() - 3600, time.time() - 3600))
-    (stale,) = check_results([script], tmp_path, mode="quick", min_seconds=1.0, started=time.time())
-    assert "is older than this build" in stale
-    (skipped,) = check_results([], tmp_path, mode="quick", min_seconds=1.0, started=0.0, stale=[script])
-    assert skipped.startswith("plot_cnn.py was not executed in this build")
+    _write_result(tmp_path, "cnn", mode="quick", run_key="key-of-an-older-run")
+    (other,) = check_results([script], tmp_path, mode="quick", min_seconds=1.0, keys=keys)
+    assert "is from another run (run key 'key-of-an-older-run', this build's inputs 'key-of-this-build')" in other
+    _write_result(tmp_path, "cnn", mode="quick", run_key="key-of-this-build")
+    assert check_results([], tmp_path, mode="quick", min_seconds=1.0, keys=keys, restored=[script]) == []
+    # a restored run is checked like one that ran now
+    _write_result(tmp_path, "cnn", mode="quick", run_key="key-of-this-build", steps=0)
+    (untrained,) = check_results([], tmp_path, mode="quick", min_seconds=1.0, keys=keys, restored=[script])
+    assert untrained.startswith("plot_cnn.py trained for 0 steps")
+    (skipped,) = check_results([], tmp_path, mode="quick", min_seconds=1.0, keys=keys, stale=[script])
+    assert skipped.startswith("plot_cnn.py was not executed in this build and no run with this build's inputs")
 
 
 # -- targets: enforced where they were measured, reported elsewhere ---------------------------
@@ -235,6 +239,7 @@ data = Dataset(
     x_test=torch.rand(20, 1, 28, 28, generator=generator), y_test=torch.arange(20) % 10,
     classes=tuple(str(k) for k in range(10)),
 )
+torch.manual_seed(0)  # like every gallery script: the same run in whichever process runs it
 model = MLP(hidden_dims=(8,))
 '''
 
@@ -281,7 +286,10 @@ raise RuntimeError("this example is deliberately broken")
 }
 
 
-def _tiny_site(tmp_path: Path, scripts: list[str], *, index_extra: str = "", conf_extra: str = "") -> Path:
+def _tiny_site(tmp_path: Path, scripts: list[str], *, index_extra: str = "", conf_extra: str = "",
+               copy_package: bool = False) -> Path:
+    """A site with the real conf.py and extensions and the given scripts of :data:`_SCRIPTS`;
+    the package is linked, or copied (``copy_package``) for a test that edits it."""
     src = tmp_path / "src"
     docs = src / "docs"
     docs.mkdir(parents=True)
@@ -307,7 +315,10 @@ def _tiny_site(tmp_path: Path, scripts: list[str], *, index_extra: str = "", con
     for name in scripts:
         title, text, body = _SCRIPTS[name]
         (gallery / name).write_text(_HEADER.format(title=title, underline="=" * len(title), text=text) + body)
-    (src / "mlcheatsheet").symlink_to(ROOT / "mlcheatsheet")
+    if copy_package:
+        shutil.copytree(ROOT / "mlcheatsheet", src / "mlcheatsheet", ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        (src / "mlcheatsheet").symlink_to(ROOT / "mlcheatsheet")
     return docs
 
 

@@ -118,7 +118,8 @@ def test_no_function_is_longer_than_a_screen() -> None:
 @pytest.mark.parametrize(
     ("variable", "owner"),
     [("MLCHEATSHEET_MODE", "budgets.py"), ("MLCHEATSHEET_DATASET", "budgets.py"),
-     ("MLCHEATSHEET_DEVICE", "runtime.py"), ("MLCHEATSHEET_THREADS", "runtime.py")],
+     ("MLCHEATSHEET_DEVICE", "runtime.py"), ("MLCHEATSHEET_THREADS", "runtime.py"),
+     ("MLCHEATSHEET_CACHE", "cache.py"), ("MLCHEATSHEET_RUN_KEY", "report.py")],
 )
 def test_each_build_setting_is_read_in_one_module(variable: str, owner: str) -> None:
     readers = [p.name for p in PACKAGE.rglob("*.py") if f'"{variable}"' in p.read_text()]

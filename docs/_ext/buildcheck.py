@@ -5,10 +5,14 @@ sphinx-gallery already fails the build, naming the script, when an example raise
 This extension catches the examples that *succeed* without doing what their page claims.
 Right after sphinx-gallery has executed the gallery (``builder-inited``, at a later
 priority), it takes the scripts that ran in this build from sphinx-gallery's own record,
-``sphinx_gallery_conf["passing_examples"]``, and reads the result each one wrote with
-:func:`mlcheatsheet.report.report_result`. The build fails when an executed example
+``sphinx_gallery_conf["passing_examples"]``, and those restored from the cache of earlier
+runs (:mod:`examplecache`), and reads the result each one recorded with
+:func:`mlcheatsheet.report.report_result`. Every check applies to a restored run as it did
+when it ran. The build fails when such an example
 
-* recorded no result, or a result older than this build, or one that cannot be read;
+* recorded no result, or one that cannot be read, or one whose ``run_key`` is not the
+  content key of this build's inputs for that script (a record of another run: other code,
+  another script, mode, dataset or device);
 * trained for zero steps, or reported a non-finite value or training time;
 * reported more training steps than the package's training loops (``fit``, ``fit_gan``)
   actually took while it ran, as :func:`~mlcheatsheet.report.report_result` records: a
@@ -16,7 +20,8 @@ priority), it takes the scripts that ran in this build from sphinx-gallery's own
 * ran in another build mode than the build's (a quick run inside a full build);
 * in a full build, trained for less than ``buildcheck_min_seconds`` (default 1 s), which no
   honest training run on the site's data does;
-* was not re-executed at all (a stale example whose page would show an older run);
+* was skipped by sphinx-gallery without being restored from a run with this build's inputs
+  (its page would show an older run);
 * in a full build, recorded a claim — an outcome its page's explanation depends on — that
   this run does not support (:class:`mlcheatsheet.findings.Claim`); the problem names the
   page and the claim. A quick build's numbers are not meaningful, so its claims only print;
@@ -37,7 +42,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +51,13 @@ from sphinx.util import logging
 
 from mlcheatsheet.budgets import build_mode, targets_enforced
 from mlcheatsheet.report import Result
+from examplecache import gallery_plan
 from resultsdir import results_dir
 
 logger = logging.getLogger(__name__)
 
 #: Key under which this build's problems are kept on the application between events.
 _PROBLEMS = "_buildcheck_problems"
-_STARTED = "_buildcheck_started"
 
 
 def result_name(script: str | os.PathLike[str]) -> str:
@@ -62,14 +66,12 @@ def result_name(script: str | os.PathLike[str]) -> str:
     return stem[len("plot_"):] if stem.startswith("plot_") else stem
 
 
-def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, started: float) -> list[str]:
-    """The problems of one executed script whose result should be at ``path``."""
+def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, key: str | None) -> list[str]:
+    """The problems of one executed (or restored) script whose result should be at ``path``."""
     name, expected = Path(script).name, result_name(script)
     if not path.is_file():
         return [f"{name} ran but recorded no result (expected {path}); every gallery script must end with "
                 f"report_result({expected!r}, ...)"]
-    if path.stat().st_mtime < started - 1.0:  # 1 s of slack for coarse file-system clocks
-        return [f"{name}: its result {path} is older than this build, so it is not from this run"]
     try:
         result: dict[str, Any] = json.loads(path.read_text())
         steps, seconds, value = int(result["steps"]), float(result["train_seconds"]), float(result["value"])
@@ -77,6 +79,9 @@ def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, 
         result_mode = str(result["mode"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{name}: its result {path} cannot be read ({type(exc).__name__}: {exc})"]
+    if key is not None and result.get("run_key", "") != key:
+        return [f"{name}: its result {path} is from another run (run key {result.get('run_key') or 'none'!r}, "
+                f"this build's inputs {key!r}), so its page would not show this build's numbers"]
     problems = []
     if result.get("example") != expected:
         problems.append(f"{name} recorded its result under the name {result.get('example')!r}, not {expected!r}")
@@ -156,27 +161,34 @@ def check_results(
     *,
     mode: str,
     min_seconds: float,
-    started: float,
+    keys: dict[str, str] | None = None,
+    restored: list[str] | None = None,
     stale: list[str] | None = None,
 ) -> list[str]:
-    """The problems of this build's executed examples, one sentence each (empty when honest).
+    """The problems of this build's examples, one sentence each (empty when honest).
 
     Args:
         executed: Paths of the gallery scripts that ran successfully in this build.
         results_dir: Where the scripts wrote their results.
         mode: The build mode, ``"quick"`` or ``"full"``.
         min_seconds: Shortest plausible training time of an example in a full build.
-        started: When the build started (:func:`time.time`); older results are stale.
+        keys: Each script's content key in this build (by file name); a record must carry
+            its script's key. ``None`` skips that check.
+        restored: Scripts whose earlier run with these inputs was restored from the cache.
         stale: Scripts that sphinx-gallery skipped because they had not changed.
     """
+    restored = list(restored or [])
+    restored_names = {Path(script).name for script in restored}
     problems = [
-        f"{Path(script).name} was not executed in this build (unchanged since an earlier run), so its page "
-        "would show an older run's numbers; keep run_stale_examples = True"
+        f"{Path(script).name} was not executed in this build and no run with this build's inputs was restored, "
+        "so its page would show an older run's numbers"
         for script in stale or []
+        if Path(script).name not in restored_names
     ]
-    for script in sorted(executed):
+    for script in sorted({*executed, *restored}):
         path = Path(results_dir) / f"{result_name(script)}.json"
-        problems += _script_problems(script, path, mode=mode, min_seconds=min_seconds, started=started)
+        key = None if keys is None else keys.get(Path(script).name, "")
+        problems += _script_problems(script, path, mode=mode, min_seconds=min_seconds, key=key)
     return problems
 
 
@@ -185,19 +197,22 @@ def _check_gallery(app: Sphinx) -> None:
     conf = getattr(app.config, "sphinx_gallery_conf", None)
     if not conf or not conf.get("plot_gallery"):
         return  # nothing was executed (make html-noplot): no numbers to vouch for
+    plan = gallery_plan(app)
+    checked = [*conf.get("passing_examples", []), *(p.script for p in plan if p.status == "cached")]
     problems = check_results(
         list(conf.get("passing_examples", [])),
         results_dir(app.config),
         mode=build_mode(),
         min_seconds=float(app.config.buildcheck_min_seconds),
-        started=getattr(app, _STARTED),
+        keys={p.script: p.key for p in plan},
+        restored=[p.script for p in plan if p.status == "cached"],
         stale=list(conf.get("stale_examples", [])),
     )
     setattr(app, _PROBLEMS, problems)
     for problem in problems:
         logger.warning(problem, type="buildcheck", subtype="example")
     if build_mode() == "full":
-        for note in target_notes(list(conf.get("passing_examples", [])), results_dir(app.config)):
+        for note in target_notes(checked, results_dir(app.config)):
             logger.info(note, color="darkred")  # a message, not a warning: -W would fail the build on it
 
 
@@ -214,8 +229,7 @@ def _fail_if_dishonest(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_config_value("buildcheck_min_seconds", 1.0, "env", types=(float, int))
     app.setup_extension("resultsdir")
-    # conf.py has just removed the results of earlier builds; anything older than this is stale.
-    setattr(app, _STARTED, time.time())
+    app.setup_extension("examplecache")
     # sphinx-gallery executes the gallery at builder-inited with the default priority 500.
     app.connect("builder-inited", _check_gallery, priority=900)
     app.connect("build-finished", _fail_if_dishonest, priority=900)

@@ -148,19 +148,6 @@ def example_rank(example: str) -> tuple[int, str]:
     return (GALLERY_ORDER.index(key) if key in GALLERY_ORDER else len(GALLERY_ORDER), key)
 
 
-class GalleryOrder:
-    """sphinx-gallery's ``within_subsection_order``: the scripts in :data:`GALLERY_ORDER`."""
-
-    def __init__(self, src_dir: str) -> None:
-        self.src_dir = src_dir
-
-    def __call__(self, filename: str) -> tuple[int, str]:
-        return example_rank(filename)
-
-    def __repr__(self) -> str:  # part of the configuration sphinx compares between builds
-        return f"<{type(self).__name__}: {', '.join(GALLERY_ORDER)}>"
-
-
 # -- Small helpers --------------------------------------------------------------------
 def _gallery_dir(directive: SphinxDirective) -> str:
     return str(directive.config.sphinx_gallery_conf["gallery_dirs"])
@@ -458,6 +445,26 @@ def _stamp_gallery_page(app: Sphinx, doctree: nodes.document, docname: str) -> N
 
 _THUMBNAIL = re.compile(r'\n\.\. raw:: html\n\n    <div class="sphx-glr-thumbcontainer".*?:doc:`/[^`]*/plot_(\w+)`', re.S)
 _THUMBNAILS_OPEN = '.. raw:: html\n\n    <div class="sphx-glr-thumbnails">\n'
+_THUMBNAIL_BLOCK = re.compile(r'\n\.\. raw:: html\n\n    <div class="sphx-glr-thumbcontainer".*?\n    </div>\n', re.S)
+_TOCTREE_ENTRY = re.compile(r"(?m)^   /[^\n]*/plot_\w+\n(?:   /[^\n]*/plot_\w+\n)*")
+
+
+def _in_architecture_order(text: str) -> str:
+    """The gallery index with its thumbnails and toctree in architecture order.
+
+    sphinx-gallery writes both in the order the examples *ran* (longest first, see
+    :class:`examplecache.RunOrder`); the reader gets the families in the order of the site.
+    """
+    def rank(block: str) -> tuple[int, str]:
+        found = re.search(r"plot_(\w+)", block)
+        return example_rank(found.group(1) if found else "")
+
+    blocks = list(_THUMBNAIL_BLOCK.finditer(text))
+    if blocks:
+        first, last = blocks[0].start(), blocks[-1].end()
+        if text[first:last] == "".join(b.group(0) for b in blocks):  # adjacent, as sphinx-gallery writes them
+            text = text[:first] + "".join(sorted((b.group(0) for b in blocks), key=rank)) + text[last:]
+    return _TOCTREE_ENTRY.sub(lambda m: "".join(sorted(m.group(0).splitlines(keepends=True), key=rank)), text)
 
 
 def _family_heading(app: Sphinx, family: str) -> str:
@@ -472,12 +479,13 @@ def _group_gallery_index(app: Sphinx, docname: str, source: list[str]) -> None:
     """Give the gallery index one heading per family (:data:`FAMILIES`) above its thumbnails.
 
     sphinx-gallery groups examples only by subfolder, which would move the scripts and
-    change every download, notebook and reference address; the thumbnails are already in
-    family order (:class:`GalleryOrder`), so a heading before each family's first one suffices.
+    change every download, notebook and reference address; once the thumbnails are in
+    architecture order (:func:`_in_architecture_order`), a heading before each family's
+    first one suffices.
     """
     if docname != f"{app.config.sphinx_gallery_conf['gallery_dirs']}/index":
         return
-    text, starts, previous = source[0], [], None
+    text, starts, previous = _in_architecture_order(source[0]), [], None
     for match in _THUMBNAIL.finditer(text):
         key = architecture_of(match.group(1))
         family = next((name for name, keys in FAMILIES if key in keys), "More examples")
