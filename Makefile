@@ -16,6 +16,10 @@ export MLCHEATSHEET_WORKERS := $(WORKERS)
 # MathJax 3 from npm, copied into the site's static files so math renders offline.
 MATHJAX_VERSION := 3.2.2
 MATHJAX := docs/_static/mathjax/tex-mml-chtml.js
+# onnxruntime-web from npm, for the in-browser model demos (docs/_ext/demos.py): only its plain
+# WebAssembly build, copied into the site's static files so the demos run offline.
+ORT_VERSION := 1.30.0
+ORT := docs/_static/ort/ort.wasm.min.js
 
 .PHONY: html html-quick html-noplot test bench bench-build clean help chromium shards
 
@@ -47,6 +51,19 @@ $(MATHJAX):
 		&& cp -r output/chtml $(CURDIR)/docs/_static/mathjax.part/output/
 	mv docs/_static/mathjax.part docs/_static/mathjax
 
+# The onnxruntime-web files the demos load (npm only). ort.wasm.min.js is the WebAssembly-only
+# build (no WebGPU, WebGL or JSEP); it imports ort-wasm-simd-threaded.mjs, which loads
+# ort-wasm-simd-threaded.wasm: 50,196 + 24,381 + 14,239,897 bytes, 14.3 MB in all for 1.30.0
+# (fetched only by a page with a demo). Re-run by deleting docs/_static/ort.
+$(ORT):
+	@command -v npm >/dev/null || { echo "npm is needed to install onnxruntime-web (Debian: apt-get install -y npm)" >&2; exit 1; }
+	rm -rf .cache/ort docs/_static/ort.part
+	npm install --silent --no-save --no-audit --no-fund --no-package-lock --prefix .cache/ort onnxruntime-web@$(ORT_VERSION)
+	mkdir -p docs/_static/ort.part
+	cd .cache/ort/node_modules/onnxruntime-web/dist && cp ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm \
+		$(CURDIR)/docs/_static/ort.part/
+	mv docs/_static/ort.part docs/_static/ort
+
 # Debian's Chromium for the browser test (tests/test_browser.py). Installed when missing and
 # running as root (CI); otherwise that test is skipped with the reason.
 chromium:
@@ -58,16 +75,16 @@ chromium:
 # RECORD leaves the build's wall time and peak memory in $(BUILDDIR)/build-stats.json for `make bench`.
 RECORD := $(BIN)/python -m benchmarks.record $(BUILDDIR)/build-stats.json --
 
-html: $(STAMP) $(MATHJAX)
+html: $(STAMP) $(MATHJAX) $(ORT)
 	MLCHEATSHEET_MODE=full $(RECORD) $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
 
-html-quick: $(STAMP) $(MATHJAX)
+html-quick: $(STAMP) $(MATHJAX) $(ORT)
 	MLCHEATSHEET_MODE=quick $(RECORD) $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
 
-html-noplot: $(STAMP) $(MATHJAX)
+html-noplot: $(STAMP) $(MATHJAX) $(ORT)
 	MLCHEATSHEET_NOPLOT=1 $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
 
-test: $(STAMP) $(MATHJAX) chromium
+test: $(STAMP) $(MATHJAX) $(ORT) chromium
 	$(BIN)/python -m pytest
 
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--only throughput --threads 1" or "--skip-training".
@@ -76,7 +93,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # Four builds of a copy of the sources, back to back: the build's ratios (the working tree is left alone).
-bench-build: $(STAMP) $(MATHJAX)
+bench-build: $(STAMP) $(MATHJAX) $(ORT)
 	$(BIN)/python -m benchmarks --skip-training --no-build-report --build-ratios $(BENCH_ARGS)
 
 # The EXAMPLES patterns of N shards of about equal recorded time (a JSON list), for CI.

@@ -21,12 +21,6 @@ not interleaved: a change in background load between the two moves the ratio, an
 notes give each side's time per step to show it. Both recipes run through
 :func:`~mlcheatsheet.training.fit_gan`, so the speed-up comes from needing fewer steps,
 not from a faster loop (the throughput rows measure that).
-
-Cost on 2 cores, estimated from ``--quick``, which trains the gallery's networks at its batch
-size: about 26 ms per step on a quiet machine, so about a minute for each of the probe's and
-the classic's 2,500 steps, well under a minute for the probe's fifty evaluations and for the
-timed re-run: 3-4 minutes in all, plus the FID classifier's training when no build has left
-it in the cache. Other work on the cores stretches this a lot (0.1-1 s per step was seen).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ sys.path.insert(0, str(HERE.parent))  # the package, when it is not installed
 
 import mlcheatsheet  # noqa: E402
 from mlcheatsheet.cache import CACHE_ENV  # noqa: E402
+from mlcheatsheet.export import DEMOS_ENV  # noqa: E402
 from mlcheatsheet.report import RESULTS_ENV  # noqa: E402
 
 _GALLERY_DIR = "auto_examples"  # sphinx-gallery's gallery_dirs, below
@@ -27,6 +28,10 @@ _GALLERY_DIR = "auto_examples"  # sphinx-gallery's gallery_dirs, below
 # cached run or removed before its example runs again.
 mlcheatsheet_results_dir = str(HERE / _GALLERY_DIR / "results")
 os.environ[RESULTS_ENV] = mlcheatsheet_results_dir
+# ... and exports its trained models for the pages' in-browser demos here (mlcheatsheet.export;
+# docs/_ext/demos.py shows them and copies them into the site).
+mlcheatsheet_demos_dir = str(HERE / _GALLERY_DIR / "demos")
+os.environ[DEMOS_ENV] = mlcheatsheet_demos_dir
 # Finished runs and the FID classifier are stored by content in the clone (gitignored), so
 # CI can keep them between workflow runs; $MLCHEATSHEET_CACHE puts them elsewhere.
 os.environ.setdefault(CACHE_ENV, str(HERE.parent / ".cache" / "build"))
@@ -50,6 +55,7 @@ extensions = [
     "tradeoffs",  # the landing page's picture of this build's results
     "examplecache",  # runs only the examples whose inputs changed, side by side
     "buildcheck",  # fails the build when an executed example did not really train
+    "demos",  # the in-browser demos of the models this build trained
 ]
 
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]

@@ -189,6 +189,19 @@ print("Most confused pairs: " + "; ".join(f"{data.classes[j]} and {data.classes[
                                        for n, i, j in pairs[:4]))
 
 # %%
+# The :doc:`autoencoder page </architectures/autoencoder>` runs the convolutional autoencoder and the denoiser trained here in the reader's browser: it is
+# exported to ONNX beside the site, with the sigmoid that turns logits into pixels, and onnxruntime checks that the file
+# gives PyTorch's outputs before the page uses it.
+from mlcheatsheet.export import DemoModel, Pixels, export_demo
+
+_ = export_demo(
+    "autoencoder", "autoencoder",
+    {"autoencoder": DemoModel(Pixels(conv, "sigmoid"), {"image": data.x_test[:4]}),
+     "denoiser": DemoModel(Pixels(denoiser, "sigmoid"), {"image": data.x_test[:4]})},
+    title="Convolutional autoencoder", data=data, device=device, extra={"noise_std": noise_std},
+)
+
+# %%
 # The headline number of this run, recorded for the site's results table:
 from mlcheatsheet.report import report_result
 

@@ -111,6 +111,16 @@ print(quality.summary())
 print(history.collapse_report(quality, data.classes))
 
 # %%
+# The :doc:`DCGAN page </architectures/dcgan>` runs this conditional generator in the reader's browser: it is
+# exported to ONNX beside the site, with its ``tanh`` output mapped to pixels, and onnxruntime checks that the file
+# gives PyTorch's outputs before the page uses it.
+from mlcheatsheet.export import DemoModel, Pixels, export_demo
+
+demo_inputs = {"noise": torch.randn(4, generator.latent_dim), "label": torch.arange(4)}
+_ = export_demo("conditional_dcgan", "conditional-generator", {"generator": DemoModel(Pixels(generator, "tanh"), demo_inputs)},
+                title="Conditional DCGAN", data=data, device=device, extra={"latent_dim": generator.latent_dim})
+
+# %%
 # The headline number of this run, recorded for the site's results table:
 from mlcheatsheet.report import report_result
 

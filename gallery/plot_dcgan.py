@@ -179,6 +179,15 @@ rows = sample_images(generator, shifted.flatten(0, 1)).unflatten(0, (5, 10))
 _ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} bold" for s in strengths.tolist()], title="z + a * (bold - faint), within class")
 
 # %%
+# The :doc:`DCGAN page </architectures/dcgan>` runs this very generator in the reader's browser: it is
+# exported to ONNX beside the site, with its ``tanh`` output mapped to pixels, and onnxruntime checks that the file
+# gives PyTorch's outputs before the page uses it.
+from mlcheatsheet.export import DemoModel, Pixels, export_demo
+
+_ = export_demo("dcgan", "generator", {"generator": DemoModel(Pixels(generator, "tanh"), {"noise": torch.randn(4, generator.latent_dim)})},
+                title="DCGAN", data=data, device=device, extra={"latent_dim": generator.latent_dim})
+
+# %%
 # The headline number of this run, recorded for the site's results table:
 from mlcheatsheet.report import report_result
 

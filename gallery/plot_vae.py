@@ -185,6 +185,23 @@ _ = plot_latent_manifold(tiles.reshape(steps, steps, *data.image_shape), values,
                          title="Digits decoded from a grid of 2-D codes")
 
 # %%
+# The :doc:`VAE page </architectures/vae>` runs both decoders trained here in the reader's browser: it is
+# exported to ONNX beside the site, with the sigmoid that turns logits into pixels, and the 2-D
+# model's held-out codes for its map, and onnxruntime checks that the file
+# gives PyTorch's outputs before the page uses it.
+from mlcheatsheet.export import DemoModel, Pixels, export_demo
+
+codes = [[round(x, 3), round(y, 3), label] for (x, y), label in zip(means_2d.cpu().tolist(), data.y_test.tolist())]
+low, high = means_2d.min(dim=0).values.cpu(), means_2d.max(dim=0).values.cpu()
+_ = export_demo(
+    "vae", "vae",
+    {"decoder2d": DemoModel(Pixels(vae_2d, "sigmoid", "decode"), {"code": means_2d[:4].cpu()}),
+     "decoder": DemoModel(Pixels(vae, "sigmoid", "decode"), {"code": torch.randn(4, vae.latent_dim)})},
+    title="Convolutional VAE", data=data, device=device,
+    extra={"latent_dim": vae.latent_dim, "codes": codes, "code_range": [[float(low[0]), float(high[0])], [float(low[1]), float(high[1])]]},
+)
+
+# %%
 # The headline number of this run, recorded for the site's results table:
 from mlcheatsheet.report import report_result
 

@@ -41,22 +41,27 @@ def _fake_run(target: Path, results: Path, script: str, text: str) -> None:
     (target / "images" / "thumb" / f"sphx_glr_{stem}_thumb.png").write_bytes(b"thumb")
     (target / f"{script}.md5").write_text("checksum")
     (results / f"{stem.removeprefix('plot_')}.json").write_text(json.dumps({"value": text}))
+    (target / "demos" / stem.removeprefix("plot_")).mkdir(parents=True, exist_ok=True)
+    (target / "demos" / stem.removeprefix("plot_") / "model.onnx").write_text(f"model of {text}")
 
 
 def test_a_stored_run_comes_back_whole_and_replaces_another_runs_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv("MLCHEATSHEET_DEMOS", raising=False)
     target, results = tmp_path / "auto_examples", tmp_path / "auto_examples" / "results"
     _fake_run(target, results, "plot_toy.py", "first")
     (target / "images" / "sphx_glr_plot_toy_other_001.png").write_bytes(b"another script's figure")
     entry = examplecache.store_entry("k1", "plot_toy.py", 3.0, target, results)
     manifest = json.loads((entry / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == ["images/sphx_glr_plot_toy_001.png", "images/thumb/sphx_glr_plot_toy_thumb.png",
-                                         "plot_toy.py", "plot_toy.py.md5", "plot_toy.rst", "results/toy.json"]
+    assert sorted(manifest["files"]) == ["demos/toy/model.onnx", "images/sphx_glr_plot_toy_001.png",
+                                         "images/thumb/sphx_glr_plot_toy_thumb.png", "plot_toy.py", "plot_toy.py.md5",
+                                         "plot_toy.rst", "results/toy.json"]
     assert examplecache.recorded_times() == {"plot_toy.py": 3.0}
     _fake_run(target, results, "plot_toy.py", "second")
     (target / "images" / "sphx_glr_plot_toy_002.png").write_bytes(b"a figure only the second run drew")
     assert examplecache.restore_entry(entry, target, results, "plot_toy.py")
     assert (target / "plot_toy.rst").read_text() == "page of first"
+    assert (target / "demos" / "toy" / "model.onnx").read_text() == "model of first"
     assert json.loads((results / "toy.json").read_text()) == {"value": "first"}
     assert not (target / "images" / "sphx_glr_plot_toy_002.png").exists()
     assert (target / "images" / "sphx_glr_plot_toy_other_001.png").exists()  # not this script's
@@ -64,6 +69,7 @@ def test_a_stored_run_comes_back_whole_and_replaces_another_runs_files(tmp_path:
 
 def test_a_damaged_or_unfinished_entry_is_never_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv("MLCHEATSHEET_DEMOS", raising=False)
     target, results = tmp_path / "auto_examples", tmp_path / "auto_examples" / "results"
     _fake_run(target, results, "plot_toy.py", "first")
     entry = examplecache.store_entry("k1", "plot_toy.py", 3.0, target, results)
@@ -205,3 +211,28 @@ def test_shards_built_apart_then_assembled_match_one_build(tmp_path: Path) -> No
         pages = [re.sub(r"[\d.]+ s(ec)?", "<time>", (d / "auto_examples" / f"plot_{name}.rst").read_text())
                  for d in (whole, assembled)]
         assert pages[0] == pages[1]
+
+
+def test_the_pages_workflow_runs_every_shard_then_assembles() -> None:
+    workflow = (ROOT / ".github" / "workflows" / "docs.yml").read_text()
+    shards = int(re.search(r"^  SHARDS: (\d+)$", workflow, re.M).group(1))
+    matrix = re.search(r"^\s+shard: \[([\d, ]+)\]", workflow, re.M).group(1)
+    assert [int(x) for x in matrix.split(",")] == list(range(shards))
+    assert "make -s shards N=$SHARDS" in workflow and 'make html EXAMPLES="$PATTERN"' in workflow
+    assert "needs: shard" in workflow and "examplecache.py prune" in workflow
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^shards:", makefile, re.M) and "MLCHEATSHEET_FRESH := $(FRESH)" in makefile
+
+
+def test_the_shards_command_prints_patterns_that_cover_the_gallery(tmp_path: Path) -> None:
+    env = {**os.environ, CACHE_ENV: str(tmp_path)}
+    done = subprocess.run([sys.executable, str(ROOT / "docs" / "_ext" / "examplecache.py"), "shards", "3"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    patterns = json.loads(done.stdout)
+    scripts = sorted(p.name for p in (ROOT / "gallery").glob("plot_*.py"))
+    matched = [[s for s in scripts if re.search(p, s)] for p in patterns]
+    assert len(patterns) == 3 and sorted(sum(matched, [])) == scripts
+    bad = subprocess.run([sys.executable, str(ROOT / "docs" / "_ext" / "examplecache.py"), "shards", "0"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "usage:" in bad.stderr

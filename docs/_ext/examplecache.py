@@ -47,6 +47,7 @@ from typing import Any
 from mlcheatsheet.budgets import build_dataset, build_mode
 from mlcheatsheet.cache import cache_root, content_key, exclusive, library_versions, package_digest, write_atomically
 from mlcheatsheet.data import OFFLINE_ENV, default_data_root
+from mlcheatsheet.export import DEMOS_ENV
 from mlcheatsheet.report import RESULTS_ENV, RUN_KEY_ENV
 from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device
 
@@ -144,14 +145,20 @@ def _result_name(script: str) -> str:
     return stem[len("plot_"):] if stem.startswith("plot_") else stem
 
 
+def _demos_dir(target_dir: Path) -> Path:
+    return Path(os.environ.get(DEMOS_ENV) or target_dir / "demos")
+
+
 def example_outputs(target_dir: Path, results: Path, script: str) -> list[Path]:
     """Every file sphinx-gallery and the script wrote for ``script``: page, sources, notebook,
-    checksum, figures, thumbnail and results record."""
+    checksum, figures, thumbnail, results record and exported demo models."""
     stem = Path(script).stem
     own = re.compile(rf"sphx_glr_{re.escape(stem)}_(\d{{3}}|thumb)(_[^.]*)?\.\w+")
     files = [p for p in target_dir.glob(f"{stem}.*") if p.is_file() and not p.name.endswith(".part")]
     for folder in (target_dir / "images", target_dir / "images" / "thumb"):
         files += [p for p in folder.glob(f"sphx_glr_{stem}_*") if own.fullmatch(p.name)]
+    demo = _demos_dir(target_dir) / _result_name(script)
+    files += [p for p in demo.rglob("*") if p.is_file()] if demo.is_dir() else []
     record = results / f"{_result_name(script)}.json"
     return sorted(files) + ([record] if record.is_file() else [])
 
@@ -159,24 +166,31 @@ def example_outputs(target_dir: Path, results: Path, script: str) -> list[Path]:
 def _relative(path: Path, target_dir: Path, results: Path) -> str:
     if path.parent == results:
         return f"results/{path.name}"
+    if path.is_relative_to(_demos_dir(target_dir)):
+        return f"demos/{path.relative_to(_demos_dir(target_dir)).as_posix()}"
     return path.relative_to(target_dir).as_posix()
 
 
 def _destination(name: str, target_dir: Path, results: Path) -> Path:
-    return results / name.split("/", 1)[1] if name.startswith("results/") else target_dir / name
+    if name.startswith("results/"):
+        return results / name.split("/", 1)[1]
+    if name.startswith("demos/"):
+        return _demos_dir(target_dir) / name.split("/", 1)[1]
+    return target_dir / name
 
 
 def store_entry(key: str, script: str, seconds: float, target_dir: Path, results: Path) -> Path:
-    """Copy the finished run of ``script`` into the entry ``key`` (whole, or not at all)."""
+    """Copy the finished run of ``script`` into the entry ``key`` (whole, or not at all).
+
+    An existing entry of the same key (a ``FRESH=1`` build ran it again) is replaced, so the
+    cache always holds the run the pages show.
+    """
     entry = entries_dir() / key
-    if entry.is_dir():
-        return entry  # the same inputs were stored by another process: identical by construction
-    files = example_outputs(target_dir, results, script)
     tmp = entries_dir() / f".{key}.{os.getpid()}.part"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         names = []
-        for path in files:
+        for path in example_outputs(target_dir, results, script):
             name = _relative(path, target_dir, results)
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, tmp / name)
@@ -184,11 +198,13 @@ def store_entry(key: str, script: str, seconds: float, target_dir: Path, results
         manifest = {"key": key, "script": script, "seconds": round(seconds, 2), "files": names,
                     "stored_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if entry.is_dir():  # out of the way first: a cut here leaves no entry, never a mixed one
+            old = entries_dir() / f".{key}.{os.getpid()}.old"
+            os.rename(entry, old)
+            shutil.rmtree(old, ignore_errors=True)
         os.rename(tmp, entry)  # the commit point: before it there is no entry, after it a whole one
-    except OSError:
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if not entry.is_dir():
-            raise
     _record_time(script, seconds)
     return entry
 
@@ -225,9 +241,10 @@ def restore_entry(entry: Path, target_dir: Path, results: Path, script: str) -> 
 
 
 def _forget(target_dir: Path, results: Path, script: str) -> None:
-    """Make sphinx-gallery run ``script`` again, and let no record of an older run survive."""
+    """Make sphinx-gallery run ``script`` again, and let no record or demo of an older run survive."""
     (target_dir / f"{script}.md5").unlink(missing_ok=True)
     (results / f"{_result_name(script)}.json").unlink(missing_ok=True)
+    shutil.rmtree(_demos_dir(target_dir) / _result_name(script), ignore_errors=True)
 
 
 def recorded_times() -> dict[str, float]:
@@ -268,6 +285,8 @@ def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Plan
     target.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
     common, fresh = common_inputs(gallery_conf), os.environ.get(FRESH_ENV, "") == "1"
+    for leftover in [*entries_dir().glob(".*.part"), *entries_dir().glob(".*.old")]:
+        shutil.rmtree(leftover, ignore_errors=True)  # what a killed build left half-copied
     selected = re.compile(gallery_conf["filename_pattern"])
     times = recorded_times()
     plan = []

@@ -297,7 +297,7 @@ class ConditionalGenerator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Draw one image of class ``labels[i]`` from each noise vector ``z[i]``."""
         check_latent_batch("ConditionalGenerator", z, self.latent_dim)
-        _check_labels("ConditionalGenerator", labels, len(z), self.num_classes)
+        _check_labels("ConditionalGenerator", labels, z.shape[0], self.num_classes)  # shape[0], not len(): stays symbolic for torch.export
         one_hot = F.one_hot(labels, self.num_classes).to(z.dtype)  # (N, K)
         return self.generator(torch.cat([z, one_hot], dim=1))  # (N, Z + K) -> (N, C, H, W)
 
