@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from base64 import b64decode
 import time
 from pathlib import Path
 from typing import Any
@@ -177,7 +178,7 @@ def test_cnn_demo_reads_a_drawn_one_and_zero(browser: Browser, served_site: str,
             _stroke(browser, _box(browser, pad), points, touch=touch)
             seen[digit] = _prediction(browser, "cnn")
             if digit == "1":
-                browser.screenshot(quick_site / "_screenshots" / f"demo-cnn-{viewport_name}.png")
+                _screenshot(browser, _demo("cnn"), quick_site / "_screenshots" / f"demo-cnn-{viewport_name}.png")
         for digit, answer in seen.items():
             assert answer["top"] == digit, f"drew a {digit}, the page's top class is {answer['top']} ({answer['text']}); " \
                                            f"probabilities of 0-9: {answer['probabilities']}"
@@ -213,6 +214,26 @@ def test_cnn_demo_draws_with_the_keyboard(browser: Browser, served_site: str) ->
     assert not browser.problems(since) and not _warnings(browser, since), browser.problems(since) + _warnings(browser, since)
 
 
+def _screenshot(browser: Browser, selector: str, path: Path) -> None:
+    """A PNG of the demo ``selector`` alone (the whole page is too long to look at)."""
+    box = browser.evaluate(f"""(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();
+        return {{x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height}}; }})()""")
+    clip = {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"], "scale": 1}
+    data = browser.call("Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True)["data"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b64decode(data))
+
+
+def _new_samples_differ(browser: Browser, root: str, button: str, label: str) -> None:
+    """Clicking ``button`` redraws the first sample of the demo's grid with a different image."""
+    first = root + " .mlcheatsheet-demo-grid canvas"
+    before = _canvas(browser, first)
+    count = browser.evaluate(f"document.querySelector({json.dumps(root)}).dataset.samples")
+    browser.click(button)
+    _wait(browser, f"document.querySelector({json.dumps(root)}).dataset.samples !== {json.dumps(count)}", "new samples")
+    assert _canvas(browser, first) != before, f"{label} drew the same image again"
+
+
 @pytest.mark.parametrize("viewport_name", list(VIEWPORTS))
 def test_vae_demo_decodes_where_the_point_is(browser: Browser, served_site: str, quick_site: Path,  # noqa: F811
                                             viewport_name: str) -> None:
@@ -227,13 +248,8 @@ def test_vae_demo_decodes_where_the_point_is(browser: Browser, served_site: str,
         return !r.dataset.busy && r.dataset.code !== {json.dumps(code)}; }})()""", "the point to move")
     assert _canvas(browser, decoded) != before, "the decoded image did not change when the point moved"
 
-    samples = root + " .mlcheatsheet-demo-grid canvas"
-    first = _canvas(browser, samples)
-    count = browser.evaluate(f"document.querySelector({json.dumps(root)}).dataset.samples")
-    browser.click(root + " .mlcheatsheet-demo-section button")  # "Sample"
-    _wait(browser, f"document.querySelector({json.dumps(root)}).dataset.samples !== {json.dumps(count)}", "new samples")
-    assert _canvas(browser, samples) != first, "Sample drew the same image again"
-    browser.screenshot(quick_site / "_screenshots" / f"demo-vae-{viewport_name}.png")
+    _new_samples_differ(browser, root, root + " .mlcheatsheet-demo-section button", "Sample")
+    _screenshot(browser, root, quick_site / "_screenshots" / f"demo-vae-{viewport_name}.png")
     _fits(browser, viewport)
     _clean(browser, since, served_site)
 
@@ -244,12 +260,7 @@ def test_dcgan_demo_draws_new_samples(browser: Browser, served_site: str, quick_
     viewport = VIEWPORTS[viewport_name]
     since = _open_demo(browser, served_site + "architectures/dcgan.html", "dcgan", viewport)
     root = _demo("dcgan")
-    first = root + " .mlcheatsheet-demo-grid canvas"
-    before = _canvas(browser, first)
-    count = browser.evaluate(f"document.querySelector({json.dumps(root)}).dataset.samples")
-    browser.click(root + " button")  # "New samples"
-    _wait(browser, f"document.querySelector({json.dumps(root)}).dataset.samples !== {json.dumps(count)}", "new samples")
-    assert _canvas(browser, first) != before, "New samples drew the same image again"
+    _new_samples_differ(browser, root, root + " button", "New samples")
 
     between = root + " canvas.is-large"
     mixed = _canvas(browser, between)
@@ -257,7 +268,7 @@ def test_dcgan_demo_draws_new_samples(browser: Browser, served_site: str, quick_
         s.value = 0; s.dispatchEvent(new Event('input')); }})()""")
     _wait(browser, f"!document.querySelector({json.dumps(root)}).dataset.busy", "the interpolation to update")
     assert _canvas(browser, between) != mixed, "moving the slider did not change the interpolated image"
-    browser.screenshot(quick_site / "_screenshots" / f"demo-dcgan-{viewport_name}.png")
+    _screenshot(browser, root, quick_site / "_screenshots" / f"demo-dcgan-{viewport_name}.png")
     _fits(browser, viewport)
     _clean(browser, since, served_site)
 
