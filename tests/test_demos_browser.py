@@ -298,3 +298,18 @@ def test_autoencoder_demo_shows_the_four_images(browser: Browser, served_site: s
     assert len(images) == 4 and blank not in images, "an image of the autoencoder demo stayed blank"
     assert len(set(images)) == 4, "two of the four images (input, reconstruction, noisy, denoised) are identical"
     _clean(browser, since, served_site)
+
+
+def test_without_webassembly_a_demo_is_one_line_saying_so(browser: Browser, served_site: str) -> None:  # noqa: F811
+    script = browser.call("Page.addScriptToEvaluateOnNewDocument", source="delete window.WebAssembly;")["identifier"]
+    try:
+        since = len(browser.events)
+        browser.open(served_site + "architectures/cnn.html", DESKTOP)
+        root = json.dumps(_demo("cnn"))
+        browser.evaluate(f"document.querySelector({root}).scrollIntoView({{block: 'start', behavior: 'instant'}})")
+        _wait(browser, f"document.querySelector({root}).dataset.state === 'failed'", "the demo to give up")
+        text = browser.evaluate(f"document.querySelector({root}).innerText").strip()
+        assert text == "The demo could not start: this browser does not support WebAssembly.", text
+        assert not browser.problems(since), browser.problems(since)
+    finally:
+        browser.call("Page.removeScriptToEvaluateOnNewDocument", identifier=script)
