@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlcheatsheet.budgets import Budget, budget_table
+from mlcheatsheet.runtime import usable_cpus
 
 from ._measure import Row
 
@@ -337,7 +338,7 @@ def run_build_ratios(*, mode: str = "full", parent: Path | None = None) -> tuple
     sitebuild = _sitebuild()
     docs = sitebuild.copy_sources(Path(parent or tempfile.mkdtemp(prefix="mlcheatsheet-ratios-")))
     out = docs.parent / "html"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cpus()
     runs: dict[str, float] = {}
     notes: list[str] = []
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -93,7 +93,6 @@ class DemoModel:
     module: nn.Module
     inputs: dict[str, torch.Tensor]
     outputs: tuple[str, ...] = ("pixels",)
-    shapes: dict[str, list[int | None]] = field(default_factory=dict, init=False)
 
 
 def _on_cpu(module: nn.Module) -> nn.Module:
@@ -114,7 +113,11 @@ def _batch_dimensions(module: nn.Module, count: int) -> object:
     return [{0: batch} for _ in range(count)]
 
 
-def _export(model: DemoModel, path: Path) -> None:
+Shapes = dict[str, list[int | None]]  # each input's and output's shape, the batch dimension None
+
+
+def _export(model: DemoModel, path: Path) -> Shapes:
+    """Write ``model`` to ``path``, check the file against PyTorch, and return its shapes."""
     module = _on_cpu(model.module)
     inputs = tuple(tensor.detach().cpu() for tensor in model.inputs.values())
     with warnings.catch_warnings():
@@ -125,33 +128,37 @@ def _export(model: DemoModel, path: Path) -> None:
     with torch.no_grad():
         expected = module(*inputs)
     expected = expected if isinstance(expected, tuple) else (expected,)
-    got = run_onnx(path, {name: tensor.numpy() for name, tensor in zip(model.inputs, inputs)})
+    session = _session(path)  # one session for both checks
+    got = session.run(None, {name: tensor.numpy() for name, tensor in zip(model.inputs, inputs)})
     for name, want, have in zip(model.outputs, expected, got):
         difference = float((want - torch.from_numpy(have)).abs().max())
         if difference > TOLERANCE:
             raise RuntimeError(f"the exported {path.name} differs from the PyTorch model in {name!r} by {difference:.2e} "
                                f"(allowed {TOLERANCE:g}); the demo would not be the model the page describes")
-    _check_any_batch(path, dict(zip(model.inputs, inputs)))
-    model.shapes = {name: [None, *tensor.shape[1:]] for name, tensor in zip(model.inputs, inputs)}
-    model.shapes.update({name: [None, *tensor.shape[1:]] for name, tensor in zip(model.outputs, expected)})
+    _check_any_batch(session, path, dict(zip(model.inputs, inputs)))
+    named = [*zip(model.inputs, inputs), *zip(model.outputs, expected)]
+    return {name: [None, *tensor.shape[1:]] for name, tensor in named}
 
 
-def _check_any_batch(path: Path, inputs: dict[str, torch.Tensor]) -> None:
+def _check_any_batch(session: object, path: Path, inputs: dict[str, torch.Tensor]) -> None:
     """The page draws batches of any size: a file whose batch size was frozen at export is refused."""
     bigger = {name: torch.cat([tensor, tensor[:1]]).numpy() for name, tensor in inputs.items()}
     try:
-        run_onnx(path, bigger)
+        session.run(None, bigger)  # type: ignore[attr-defined]
     except Exception as exc:  # onnxruntime's own error types: the message is what matters
         raise RuntimeError(f"the exported {path.name} accepts only batches of {len(next(iter(inputs.values())))} "
                            f"({type(exc).__name__}); the model's code must keep the batch size symbolic") from exc
 
 
-def run_onnx(path: str | os.PathLike[str], inputs: Mapping[str, object]) -> list:
-    """Run an ONNX file with onnxruntime on the CPU; its outputs as NumPy arrays, in order."""
+def _session(path: str | os.PathLike[str]) -> object:
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, dict(inputs))
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def run_onnx(path: str | os.PathLike[str], inputs: Mapping[str, object]) -> list:
+    """Run an ONNX file with onnxruntime on the CPU; its outputs as NumPy arrays, in order."""
+    return _session(path).run(None, dict(inputs))  # type: ignore[attr-defined]
 
 
 def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, title: str, data: Dataset,
@@ -185,9 +192,8 @@ def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, tit
     work = Path(tempfile.mkdtemp(prefix=f".{example}.", suffix=".part", dir=root))
     start = time.perf_counter()
     try:
-        for name, model in models.items():
-            _export(model, work / f"{name}.onnx")
-        manifest = _manifest(example, kind, models, title=title, data=data, device=device, extra=extra or {})
+        shapes = {name: _export(model, work / f"{name}.onnx") for name, model in models.items()}
+        manifest = _manifest(example, kind, models, shapes, title=title, data=data, device=device, extra=extra or {})
         manifest["export_seconds"] = round(time.perf_counter() - start, 2)  # what the demo costs the build
         (work / "demo.json").write_text(json.dumps(manifest, indent=1))
         final = root / example
@@ -199,8 +205,8 @@ def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, tit
     return final
 
 
-def _manifest(example: str, kind: str, models: Mapping[str, DemoModel], *, title: str, data: Dataset,
-              device: torch.device | str, extra: Mapping[str, object]) -> dict[str, object]:
+def _manifest(example: str, kind: str, models: Mapping[str, DemoModel], shapes: Mapping[str, Shapes], *,
+              title: str, data: Dataset, device: torch.device | str, extra: Mapping[str, object]) -> dict[str, object]:
     channels, height, width = data.image_shape
     return {
         "example": example, "kind": kind, "title": title, "mode": build_mode(), "commit": source_commit(),
@@ -208,8 +214,8 @@ def _manifest(example: str, kind: str, models: Mapping[str, DemoModel], *, title
         "device_description": describe_device(device), "dataset": data.name, "classes": list(data.classes),
         "image": {"channels": channels, "height": height, "width": width},
         "models": {name: {"file": f"{name}.onnx",
-                          "inputs": {k: model.shapes[k] for k in model.inputs},
-                          "outputs": {k: model.shapes[k] for k in model.outputs}}
+                          "inputs": {k: shapes[name][k] for k in model.inputs},
+                          "outputs": {k: shapes[name][k] for k in model.outputs}}
                    for name, model in models.items()},
         "latent_dim": None, "codes": None, "noise_std": None, **dict(extra),
     }

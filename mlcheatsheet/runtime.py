@@ -36,6 +36,7 @@ __all__ = [
     "get_device",
     "mixed_precision_dtype",
     "seed_everything",
+    "usable_cpus",
     "use_channels_last",
 ]
 
@@ -136,7 +137,7 @@ def seed_everything(seed: int) -> torch.Generator:
 # --- Process-wide switches: threads and CUDA backends ---------------------------------------
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
     """CPUs this process may run on: its affinity mask, capped by a cgroup CPU quota."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:  # cgroup v2, e.g. "200000 100000" = two CPUs' worth of time; "max ..." = no quota
@@ -164,7 +165,7 @@ def forced_threads() -> int | None:
 
 def _wanted_threads() -> int:
     forced = forced_threads()
-    return forced if forced is not None else min(torch.get_num_threads(), _usable_cpus())
+    return forced if forced is not None else min(torch.get_num_threads(), usable_cpus())
 
 
 def configure_threads(device: torch.device) -> int:

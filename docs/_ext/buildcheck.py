@@ -52,18 +52,12 @@ from sphinx.util import logging
 from mlcheatsheet.budgets import build_mode, targets_enforced
 from mlcheatsheet.report import Result
 from examplecache import gallery_plan
-from resultsdir import results_dir
+from resultsdir import result_name, results_dir
 
 logger = logging.getLogger(__name__)
 
 #: Key under which this build's problems are kept on the application between events.
 _PROBLEMS = "_buildcheck_problems"
-
-
-def result_name(script: str | os.PathLike[str]) -> str:
-    """The ``example`` name a gallery script reports under: ``plot_mlp.py`` -> ``mlp``."""
-    stem = Path(script).stem
-    return stem[len("plot_"):] if stem.startswith("plot_") else stem
 
 
 def _script_problems(script: str, path: Path, *, mode: str, min_seconds: float, key: str | None) -> list[str]:
@@ -198,21 +192,21 @@ def _check_gallery(app: Sphinx) -> None:
     if not conf or not conf.get("plot_gallery"):
         return  # nothing was executed (make html-noplot): no numbers to vouch for
     plan = gallery_plan(app)
-    checked = [*conf.get("passing_examples", []), *(p.script for p in plan if p.status == "cached")]
+    restored = [p.script for p in plan if p.status == "cached"]
     problems = check_results(
         list(conf.get("passing_examples", [])),
         results_dir(app.config),
         mode=build_mode(),
         min_seconds=float(app.config.buildcheck_min_seconds),
         keys={p.script: p.key for p in plan},
-        restored=[p.script for p in plan if p.status == "cached"],
+        restored=restored,
         stale=list(conf.get("stale_examples", [])),
     )
     setattr(app, _PROBLEMS, problems)
     for problem in problems:
         logger.warning(problem, type="buildcheck", subtype="example")
     if build_mode() == "full":
-        for note in target_notes(checked, results_dir(app.config)):
+        for note in target_notes([*conf.get("passing_examples", []), *restored], results_dir(app.config)):
             logger.info(note, color="darkred")  # a message, not a warning: -W would fail the build on it
 
 

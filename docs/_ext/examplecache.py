@@ -49,7 +49,8 @@ from mlcheatsheet.cache import cache_root, content_key, exclusive, library_versi
 from mlcheatsheet.data import OFFLINE_ENV, default_data_root
 from mlcheatsheet.export import DEMOS_ENV
 from mlcheatsheet.report import RESULTS_ENV, RUN_KEY_ENV
-from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device
+from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device, usable_cpus
+from resultsdir import result_name
 
 __all__ = ["FRESH_ENV", "PLAN_ENV", "WORKERS_ENV", "Planned", "RunOrder", "example_key", "gallery_plan", "shards",
            "track_example"]
@@ -112,7 +113,7 @@ def example_threads() -> int:
     forced = forced_threads()
     if forced is not None:
         return forced
-    return 1 if get_device().type == "cpu" else _usable_cores()
+    return 1 if get_device().type == "cpu" else usable_cpus()
 
 
 def common_inputs(gallery_conf: dict[str, Any]) -> dict[str, object]:
@@ -140,11 +141,6 @@ def entries_dir() -> Path:
     return cache_root() / "examples"
 
 
-def _result_name(script: str) -> str:
-    stem = Path(script).stem
-    return stem[len("plot_"):] if stem.startswith("plot_") else stem
-
-
 def _demos_dir(target_dir: Path) -> Path:
     return Path(os.environ.get(DEMOS_ENV) or target_dir / "demos")
 
@@ -157,9 +153,9 @@ def example_outputs(target_dir: Path, results: Path, script: str) -> list[Path]:
     files = [p for p in target_dir.glob(f"{stem}.*") if p.is_file() and not p.name.endswith(".part")]
     for folder in (target_dir / "images", target_dir / "images" / "thumb"):
         files += [p for p in folder.glob(f"sphx_glr_{stem}_*") if own.fullmatch(p.name)]
-    demo = _demos_dir(target_dir) / _result_name(script)
+    demo = _demos_dir(target_dir) / result_name(script)
     files += [p for p in demo.rglob("*") if p.is_file()] if demo.is_dir() else []
-    record = results / f"{_result_name(script)}.json"
+    record = results / f"{result_name(script)}.json"
     return sorted(files) + ([record] if record.is_file() else [])
 
 
@@ -243,8 +239,8 @@ def restore_entry(entry: Path, target_dir: Path, results: Path, script: str) -> 
 def _forget(target_dir: Path, results: Path, script: str) -> None:
     """Make sphinx-gallery run ``script`` again, and let no record or demo of an older run survive."""
     (target_dir / f"{script}.md5").unlink(missing_ok=True)
-    (results / f"{_result_name(script)}.json").unlink(missing_ok=True)
-    shutil.rmtree(_demos_dir(target_dir) / _result_name(script), ignore_errors=True)
+    (results / f"{result_name(script)}.json").unlink(missing_ok=True)
+    shutil.rmtree(_demos_dir(target_dir) / result_name(script), ignore_errors=True)
 
 
 def recorded_times() -> dict[str, float]:
@@ -298,18 +294,11 @@ def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Plan
             _forget(target, results, script.name)
             status = "run" if selected.search(os.path.normpath(script)) else "skipped"
         plan.append(Planned(script.name, key, status, times.get(script.name)))
-    known = {_result_name(p.script) for p in plan}
+    known = {result_name(p.script) for p in plan}
     for record in results.glob("*.json"):
         if record.stem not in known:
             record.unlink()  # the record of a script that no longer exists
     return plan
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def worker_count(to_run: int) -> int:
@@ -320,7 +309,7 @@ def worker_count(to_run: int) -> int:
             raise ValueError(f"{WORKERS_ENV}={forced!r} is not a positive number of worker processes")
         wanted = int(forced)
     else:
-        wanted = _usable_cores() if get_device().type == "cpu" else 1  # examples on one GPU would contend for it
+        wanted = usable_cpus() if get_device().type == "cpu" else 1  # examples on one GPU would contend for it
     return max(1, min(wanted, to_run))
 
 

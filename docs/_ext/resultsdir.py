@@ -9,6 +9,7 @@ the path again, so the scripts and the readers cannot drift apart.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -16,6 +17,12 @@ from sphinx.config import Config
 from sphinx.errors import ConfigError
 
 CONFIG_NAME = "mlcheatsheet_results_dir"
+
+
+def result_name(script: str | os.PathLike[str]) -> str:
+    """The ``example`` name a gallery script reports under: ``plot_mlp.py`` -> ``mlp``."""
+    stem = Path(script).stem
+    return stem[len("plot_"):] if stem.startswith("plot_") else stem
 
 
 def results_dir(config: Config) -> Path:
