@@ -189,9 +189,10 @@ print("Most confused pairs: " + "; ".join(f"{data.classes[j]} and {data.classes[
                                        for n, i, j in pairs[:4]))
 
 # %%
-# The :doc:`autoencoder page </architectures/autoencoder>` runs the convolutional autoencoder and the denoiser trained here in the reader's browser: it is
-# exported to ONNX beside the site, with the sigmoid that turns logits into pixels, and onnxruntime checks that the file
-# gives PyTorch's outputs before the page uses it.
+# The :doc:`autoencoder page </architectures/autoencoder>` runs the convolutional
+# autoencoder and the denoiser trained here in the reader's browser. Each is exported to ONNX
+# beside the site, with the sigmoid that turns logits into pixels, and onnxruntime compares
+# each file's outputs with PyTorch's (printed below) before the page uses it.
 from mlcheatsheet.export import DemoModel, Pixels, export_demo
 
 _ = export_demo(

@@ -117,9 +117,9 @@ from mlcheatsheet.plotting import plot_confusion_matrix
 _ = plot_confusion_matrix(confusion_matrix(predictions, data.y_test, data.num_classes), data.classes)
 
 # %%
-# The :doc:`CNN page </architectures/cnn>` runs this very network in the reader's browser: it is
-# exported to ONNX beside the site, with its softmax, and onnxruntime checks that the file
-# gives PyTorch's outputs before the page uses it.
+# The :doc:`CNN page </architectures/cnn>` runs this very network in the reader's browser.
+# It is exported to ONNX beside the site, with its softmax, and onnxruntime compares the
+# file's outputs with PyTorch's (printed below) before the page uses it.
 from mlcheatsheet.export import DemoModel, Probabilities, export_demo
 
 _ = export_demo("cnn", "classifier", {"classifier": DemoModel(Probabilities(model), {"image": data.x_test[:4]},

@@ -111,9 +111,10 @@ print(quality.summary())
 print(history.collapse_report(quality, data.classes))
 
 # %%
-# The :doc:`DCGAN page </architectures/dcgan>` runs this conditional generator in the reader's browser: it is
-# exported to ONNX beside the site, with its ``tanh`` output mapped to pixels, and onnxruntime checks that the file
-# gives PyTorch's outputs before the page uses it.
+# The :doc:`DCGAN page </architectures/dcgan>` runs this conditional generator in the
+# reader's browser. It is exported to ONNX beside the site, with its ``tanh`` output mapped to
+# pixels, and onnxruntime compares the file's outputs with PyTorch's (printed below) before
+# the page uses it.
 from mlcheatsheet.export import DemoModel, Pixels, export_demo
 
 demo_inputs = {"noise": torch.randn(4, generator.latent_dim), "label": torch.arange(4)}

@@ -179,9 +179,10 @@ rows = sample_images(generator, shifted.flatten(0, 1)).unflatten(0, (5, 10))
 _ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} bold" for s in strengths.tolist()], title="z + a * (bold - faint), within class")
 
 # %%
-# The :doc:`DCGAN page </architectures/dcgan>` runs this very generator in the reader's browser: it is
-# exported to ONNX beside the site, with its ``tanh`` output mapped to pixels, and onnxruntime checks that the file
-# gives PyTorch's outputs before the page uses it.
+# The :doc:`DCGAN page </architectures/dcgan>` runs this very generator in the reader's
+# browser. It is exported to ONNX beside the site, with its ``tanh`` output mapped to pixels,
+# and onnxruntime compares the file's outputs with PyTorch's (printed below) before the page
+# uses it.
 from mlcheatsheet.export import DemoModel, Pixels, export_demo
 
 _ = export_demo("dcgan", "generator", {"generator": DemoModel(Pixels(generator, "tanh"), {"noise": torch.randn(4, generator.latent_dim)})},

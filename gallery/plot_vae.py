@@ -185,10 +185,10 @@ _ = plot_latent_manifold(tiles.reshape(steps, steps, *data.image_shape), values,
                          title="Digits decoded from a grid of 2-D codes")
 
 # %%
-# The :doc:`VAE page </architectures/vae>` runs both decoders trained here in the reader's browser: it is
-# exported to ONNX beside the site, with the sigmoid that turns logits into pixels, and the 2-D
-# model's held-out codes for its map, and onnxruntime checks that the file
-# gives PyTorch's outputs before the page uses it.
+# The :doc:`VAE page </architectures/vae>` runs both decoders trained here in the reader's
+# browser, with the 2-D model's held-out codes as its map. Each decoder is exported to ONNX
+# beside the site, with the sigmoid that turns logits into pixels, and onnxruntime compares
+# each file's outputs with PyTorch's (printed below) before the page uses it.
 from mlcheatsheet.export import DemoModel, Pixels, export_demo
 
 codes = [[round(x, 3), round(y, 3), label] for (x, y), label in zip(means_2d.cpu().tolist(), data.y_test.tolist())]

@@ -116,8 +116,8 @@ def _batch_dimensions(module: nn.Module, count: int) -> object:
 Shapes = dict[str, list[int | None]]  # each input's and output's shape, the batch dimension None
 
 
-def _export(model: DemoModel, path: Path) -> Shapes:
-    """Write ``model`` to ``path``, check the file against PyTorch, and return its shapes."""
+def _export(model: DemoModel, path: Path) -> tuple[Shapes, float]:
+    """Write ``model`` to ``path``, check the file against PyTorch; its shapes and largest difference."""
     module = _on_cpu(model.module)
     inputs = tuple(tensor.detach().cpu() for tensor in model.inputs.values())
     with warnings.catch_warnings():
@@ -130,14 +130,16 @@ def _export(model: DemoModel, path: Path) -> Shapes:
     expected = expected if isinstance(expected, tuple) else (expected,)
     session = _session(path)  # one session for both checks
     got = session.run(None, {name: tensor.numpy() for name, tensor in zip(model.inputs, inputs)})
+    largest = 0.0
     for name, want, have in zip(model.outputs, expected, got):
         difference = float((want - torch.from_numpy(have)).abs().max())
         if difference > TOLERANCE:
             raise RuntimeError(f"the exported {path.name} differs from the PyTorch model in {name!r} by {difference:.2e} "
                                f"(allowed {TOLERANCE:g}); the demo would not be the model the page describes")
+        largest = max(largest, difference)
     _check_any_batch(session, path, dict(zip(model.inputs, inputs)))
     named = [*zip(model.inputs, inputs), *zip(model.outputs, expected)]
-    return {name: [None, *tensor.shape[1:]] for name, tensor in named}
+    return {name: [None, *tensor.shape[1:]] for name, tensor in named}, largest
 
 
 def _check_any_batch(session: object, path: Path, inputs: dict[str, torch.Tensor]) -> None:
@@ -192,9 +194,11 @@ def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, tit
     work = Path(tempfile.mkdtemp(prefix=f".{example}.", suffix=".part", dir=root))
     start = time.perf_counter()
     try:
-        shapes = {name: _export(model, work / f"{name}.onnx") for name, model in models.items()}
+        checked = {name: _export(model, work / f"{name}.onnx") for name, model in models.items()}
+        shapes = {name: shape for name, (shape, _) in checked.items()}
         manifest = _manifest(example, kind, models, shapes, title=title, data=data, device=device, extra=extra or {})
         manifest["export_seconds"] = round(time.perf_counter() - start, 2)  # what the demo costs the build
+        manifest["largest_difference"] = {name: difference for name, (_, difference) in checked.items()}
         (work / "demo.json").write_text(json.dumps(manifest, indent=1))
         final = root / example
         if final.exists():
@@ -202,6 +206,10 @@ def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, tit
         os.rename(work, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for name, (_, difference) in checked.items():
+        size = (final / f"{name}.onnx").stat().st_size
+        print(f"Exported {name}.onnx ({size / 1024:,.0f} kB): largest difference from PyTorch on "
+              f"{len(next(iter(models[name].inputs.values())))} example inputs {difference:.1e} (allowed {TOLERANCE:g})")
     return final
 
 
