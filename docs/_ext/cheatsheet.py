@@ -46,7 +46,7 @@ from doctables import Cell, table
 from references import REFERENCES
 from mlcheatsheet.budgets import TARGET_DATASET, TARGET_DEVICE
 from mlcheatsheet.report import Result, load_result, load_results
-from resultsdir import results_dir
+from resultsdir import gallery_executed, results_dir
 from stamps import build_stamp, example_stamp, target_cell
 
 # Metadata flag of documents that must be re-read on every build (they show build results).
@@ -151,12 +151,6 @@ def example_rank(example: str) -> tuple[int, str]:
 # -- Small helpers --------------------------------------------------------------------
 def _gallery_dir(directive: SphinxDirective) -> str:
     return str(directive.config.sphinx_gallery_conf["gallery_dirs"])
-
-
-def _gallery_executed(config: Any) -> bool:
-    """Whether this build runs the gallery scripts (``make html-noplot`` does not)."""
-    value = config.sphinx_gallery_conf.get("plot_gallery", True)
-    return str(value).strip().lower() not in {"false", "0", "no"}
 
 
 def _doc_link(target: str, content: nodes.Node, docname: str) -> addnodes.pending_xref:
@@ -305,7 +299,7 @@ class ResultsTable(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         self.env.metadata[self.env.docname][_LIVE] = True
         scripts = sorted(Path(self.config.sphinx_gallery_conf["examples_dirs"]).glob("plot_*.py"))
-        if not _gallery_executed(self.config):
+        if not gallery_executed(self.config):
             return [_note("The results table is filled in when the gallery is executed (make html); "
                           "this build did not run the examples, so it has no results to show.")]
         results = _build_results(self.env)
@@ -436,7 +430,7 @@ def _stamp_gallery_page(app: Sphinx, doctree: nodes.document, docname: str) -> N
     example = docname.rsplit("/", 1)[1].removeprefix("plot_")
     link = _architecture_link(app, docname, example)
     path = results_dir(app.config) / f"{example}.json"
-    if _gallery_executed(app.config) and path.is_file():  # no result, no stamp: never a made-up one
+    if gallery_executed(app.config) and path.is_file():  # no result, no stamp: never a made-up one
         section.insert(1, example_stamp(load_result(path), link))
     elif link is not None:
         section.insert(1, nodes.paragraph("", "", nodes.strong(text="Architecture page: "), link,
@@ -519,7 +513,7 @@ class ArchitectureCards(SphinxDirective):
                 continue
             card = nodes.container(classes=["cheatsheet-card"])
             thumb = thumbs / f"sphx_glr_plot_{arch.key}_thumb.png"
-            if thumb.exists() and _gallery_executed(self.config):
+            if thumb.exists() and gallery_executed(self.config):
                 self.env.note_dependency(str(thumb))
                 card += nodes.image(uri="/" + thumb.relative_to(self.env.srcdir).as_posix(),
                                     alt=f"A figure from this build's {arch.title} example", classes=["cheatsheet-card-image"])

@@ -27,6 +27,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.osutil import relative_uri
 
+from resultsdir import gallery_executed
 from stamps import when
 
 CONFIG_NAME = "mlcheatsheet_demos_dir"
@@ -57,12 +58,6 @@ def demos_dir(config: Any) -> Path | None:
         return None
     path = Path(configured)
     return path if path.is_dir() else None
-
-
-def _gallery_executed(config: Any) -> bool:
-    """Whether this build runs the gallery (``make html-noplot`` does not: its exports are stale)."""
-    conf = getattr(config, "sphinx_gallery_conf", None) or {}
-    return str(conf.get("plot_gallery", True)).strip().lower() not in {"false", "0", "no"}
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -101,7 +96,7 @@ class ModelDemo(SphinxDirective):
         example = self.arguments[0]
         folder = demos_dir(self.config)
         demo = None
-        if folder is not None and _gallery_executed(self.config):
+        if folder is not None and gallery_executed(self.config):
             path = folder / example / "demo.json"
             # A missing file counts as changed, so the page is re-read until the export appears.
             self.env.note_dependency(str(path))
@@ -169,7 +164,7 @@ def _copy_exports(app: Sphinx, exception: Exception | None) -> None:
     target = Path(app.outdir) / DEMOS_OUT
     shutil.rmtree(target, ignore_errors=True)  # an export from an earlier build is not this build's
     folder = demos_dir(app.config)
-    if folder is None or not _gallery_executed(app.config):
+    if folder is None or not gallery_executed(app.config):
         return
     for demo_json in sorted(folder.glob("*/demo.json")):
         shutil.copytree(demo_json.parent, target / demo_json.parent.name)

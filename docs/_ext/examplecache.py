@@ -50,7 +50,7 @@ from mlcheatsheet.data import OFFLINE_ENV, default_data_root
 from mlcheatsheet.export import DEMOS_ENV
 from mlcheatsheet.report import RESULTS_ENV, RUN_KEY_ENV
 from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device, usable_cpus
-from resultsdir import result_name
+from resultsdir import gallery_executed, result_name
 
 __all__ = ["FRESH_ENV", "PLAN_ENV", "WORKERS_ENV", "Planned", "RunOrder", "example_key", "gallery_plan", "shards",
            "track_example"]
@@ -271,10 +271,6 @@ def _dirs(gallery_conf: dict[str, Any], srcdir: str | Path) -> tuple[Path, Path,
     return examples, target, results
 
 
-def _executes(gallery_conf: dict[str, Any]) -> bool:
-    return str(gallery_conf.get("plot_gallery", True)).strip().lower() not in {"false", "0", "no"}
-
-
 def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Planned]:
     """Decide, restore and forget: after this, sphinx-gallery runs exactly the ``"run"`` scripts."""
     examples, target, results = _dirs(gallery_conf, srcdir)
@@ -334,7 +330,7 @@ def gallery_plan(app: Any) -> list[Planned]:
 
 def _plan_build(app: Any) -> None:
     conf = app.config.sphinx_gallery_conf
-    if not _executes(conf):
+    if not gallery_executed(app.config):
         return  # make html-noplot: no example runs and no stored run is shown
     plan = plan_examples(conf, app.srcdir)
     app._examplecache_plan = plan

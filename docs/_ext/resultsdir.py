@@ -25,6 +25,12 @@ def result_name(script: str | os.PathLike[str]) -> str:
     return stem[len("plot_"):] if stem.startswith("plot_") else stem
 
 
+def gallery_executed(config: Config) -> bool:
+    """Whether this build runs the gallery scripts (``make html-noplot`` does not)."""
+    conf = getattr(config, "sphinx_gallery_conf", None) or {}
+    return str(conf.get("plot_gallery", True)).strip().lower() not in {"false", "0", "no"}
+
+
 def results_dir(config: Config) -> Path:
     """The results directory that conf.py set as ``mlcheatsheet_results_dir``."""
     configured = getattr(config, CONFIG_NAME)
