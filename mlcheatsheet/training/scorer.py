@@ -27,7 +27,7 @@ from .objectives import fit_classifier
 
 __all__ = ["fid_scorer"]
 
-_SCORERS: dict[tuple[object, ...], FIDScorer] = {}
+_SCORERS: dict[tuple[str, str], FIDScorer] = {}
 
 
 def fid_scorer(data: Dataset, *, device: torch.device | str | None = None, epochs: int | None = None) -> FIDScorer:
@@ -48,7 +48,7 @@ def fid_scorer(data: Dataset, *, device: torch.device | str | None = None, epoch
     budget = get_budget("fid-classifier", device=device)
     epochs = epochs or budget.epochs
     key = _classifier_key(data, device, epochs, budget.batch_size)
-    if key not in _SCORERS:
+    if (key, str(device)) not in _SCORERS:  # the file is per device type, the scorer per device
         references, classifier_data = _split_off_references(data)
         path = cache_root() / "artifacts" / f"fid-classifier-{key}.pt"
         with exclusive(path):
@@ -60,8 +60,8 @@ def fid_scorer(data: Dataset, *, device: torch.device | str | None = None, epoch
                 write_atomically(path, lambda fh: fh.write(buffer.getvalue()))
         scorer = FIDScorer(classifier.to(device), references, selection=references.x_train, device=device)
         scorer.train_seconds = seconds
-        _SCORERS[key] = scorer
-    return _SCORERS[key]
+        _SCORERS[key, str(device)] = scorer
+    return _SCORERS[key, str(device)]
 
 
 def _classifier_key(data: Dataset, device: torch.device, epochs: int, batch_size: int) -> str:
