@@ -2,8 +2,9 @@
 
 The classic recipe is pytorch/examples' ``dcgan/main.py`` (after Radford et al. 2016,
 https://arxiv.org/abs/1511.06434): Adam with learning rate :math:`2 \\cdot 10^{-4}` for both
-networks, :math:`\\beta = (0.5, 0.999)`, 100 noise numbers, no weight average, here for 2,500
-steps on the gallery's networks and data. Its generator after the last step scores
+networks, :math:`\\beta = (0.5, 0.999)`, 100 noise numbers, no weight average, the
+cross-entropy game and a BatchNorm discriminator, here for 2,500 steps on the gallery's
+network sizes and data. Its generator after the last step scores
 ``F`` = the mean FID of ten draws against the scorer's selection digits. Ours is the recipe
 of ``gallery/plot_dcgan.py`` in full mode (:func:`gallery_config`), whose FID is evaluated
 every ``probe_every`` steps; the first evaluation at or below ``F`` gives the step ``s``.
@@ -69,8 +70,8 @@ def gallery_config(budget: Budget) -> GanConfig:
         raise ValueError("the DCGAN budget has no steps")
     steps = budget.steps
     return GanConfig(
-        steps=steps, batch_size=budget.batch_size, lr_generator=2e-3, lr_discriminator=4e-3, betas=(0.0, 0.999),
-        ema=0.999, eval_every=max(steps // 10, 25), log_every=max(1, steps // 60),
+        steps=steps, batch_size=budget.batch_size, loss="hinge", lr_generator=2e-3, lr_discriminator=2e-3,
+        betas=(0.0, 0.999), ema=0.999, eval_every=max(steps // 10, 25), log_every=max(1, steps // 60),
     )
 
 
@@ -141,15 +142,17 @@ class TimeToQuality:
         return None if self.ours_seconds is None else self.classic_seconds / self.ours_seconds
 
 
-def _networks(data: Dataset, latent_dim: int) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+def _networks(data: Dataset, latent_dim: int, *, ours: bool) -> tuple[DCGANGenerator, DCGANDiscriminator]:
+    """The gallery's networks: ours with its spectrally normalised discriminator, the classic with BatchNorm."""
     seed_everything(0)  # as the gallery script does before building them
     generator = DCGANGenerator(latent_dim=latent_dim, base_channels=BASE_CHANNELS, image_shape=data.image_shape)
-    return generator, DCGANDiscriminator(image_shape=data.image_shape, base_channels=BASE_CHANNELS)
+    norm = {"batch_norm": False, "spectral_norm": True} if ours else {}
+    return generator, DCGANDiscriminator(image_shape=data.image_shape, base_channels=BASE_CHANNELS, **norm)
 
 
-def _train(data: Dataset, config: GanConfig, latent_dim: int, *, scorer: FIDScorer | None,
+def _train(data: Dataset, config: GanConfig, *, ours: bool, scorer: FIDScorer | None,
            device: torch.device) -> tuple[DCGANGenerator, GanHistory]:
-    generator, discriminator = _networks(data, latent_dim)
+    generator, discriminator = _networks(data, OUR_LATENT_DIM if ours else CLASSIC_LATENT_DIM, ours=ours)
     return generator, fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)
 
 
@@ -193,10 +196,10 @@ def run_time_to_quality(
         scorer = fid_scorer(data, device=device, epochs=get_budget("fid-classifier", mode="full").epochs)
     # Every FID of the comparison is one of num_reference samples (the gallery's 1,000 on mnist-5k).
     probe_config = replace(recipe, eval_every=probe_every, eval_samples=scorer.num_reference)
-    _, probe = _train(data, probe_config, OUR_LATENT_DIM, scorer=scorer, device=device)
+    _, probe = _train(data, probe_config, ours=True, scorer=scorer, device=device)
 
     classic = replace(classic_config(classic_steps, recipe.batch_size), eval_samples=scorer.num_reference)
-    classic_generator, classic_history = _train(data, classic, CLASSIC_LATENT_DIM, scorer=None, device=device)
+    classic_generator, classic_history = _train(data, classic, ours=False, scorer=None, device=device)
     classic_quality = _selection_quality(classic_generator, scorer, draws=draws)
 
     reached = first_at_or_below(probe, classic_quality.fid)
@@ -205,7 +208,7 @@ def run_time_to_quality(
         # Evaluated at step 0 and at `reached` only; the same eval_samples keeps the weight
         # average's BatchNorm statistics computed from the same noise as in the probe.
         timed = replace(probe_config, steps=reached, eval_every=reached)
-        generator, history = _train(data, timed, OUR_LATENT_DIM, scorer=None, device=device)
+        generator, history = _train(data, timed, ours=True, scorer=None, device=device)
         ours_seconds, ours_quality = history.seconds[-1], _selection_quality(generator, scorer, draws=draws)
     result = TimeToQuality(classic_quality, classic_history.seconds[-1], probe, reached, ours_seconds, ours_quality,
                            recipe, classic, probe_every)

@@ -208,6 +208,20 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "full": Budget(steps=800, batch_size=64),
         "gpu": Budget(steps=6000, batch_size=64, dataset="mnist"),
     },
+    # Steps of each of the five variants (plain DCGAN and one per technique), all at one
+    # budget so they are compared at equal steps.
+    "gan_techniques": {
+        "quick": Budget(steps=12, batch_size=64),
+        "full": Budget(steps=500, batch_size=64),
+        "gpu": Budget(steps=3000, batch_size=64, dataset="mnist"),
+    },
+    # SAGAN is the model a CIFAR-10 project reaches for after DCGAN: on a GPU it draws
+    # 32x32 colour photos, on the CPU the build's digits.
+    "sagan": {
+        "quick": Budget(steps=12, batch_size=64),
+        "full": Budget(steps=600, batch_size=64),
+        "gpu": Budget(steps=20000, batch_size=64, dataset="cifar10"),
+    },
 }
 
 

@@ -4,7 +4,8 @@ A gallery page never types an outcome. It computes one here and prints it: an
 :class:`Interval` for every accuracy (Wilson's score interval) and every mean — an error
 over images, or FID over independent draws of generated samples (a t-interval); a :class:`Comparison` of two
 classifiers scored on the same images by McNemar's exact test, which names a winner only
-when the difference is significant at 5%; and a :class:`Claim` for each outcome a page's
+when the difference is significant at 5%; a :class:`WelchComparison` of two independent sets
+(two generators' FIDs over draws) by Welch's t-test; and a :class:`Claim` for each outcome a page's
 explanation depends on, which the docs build checks (``docs/_ext/buildcheck.py`` fails a
 full build whose claims the run does not support). The statistics are scipy's.
 """
@@ -15,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from scipy import stats
 
@@ -22,10 +24,13 @@ __all__ = [
     "LEVEL",
     "Claim",
     "Comparison",
+    "WelchComparison",
     "Interval",
     "MeanComparison",
     "accuracy_interval",
     "compare_classifiers",
+    "compare_fids",
+    "compare_independent",
     "compare_means",
     "mean_interval",
 ]
@@ -207,6 +212,85 @@ def compare_means(first: str, first_values: torch.Tensor, second: str, second_va
     difference = Interval(float((a - b).mean()), float(ci.low), float(ci.high), "paired t", len(a))
     return MeanComparison((first, second), (mean_interval(a), mean_interval(b)), difference, float(test.pvalue),
                           lower_is_better, what)
+
+
+@dataclass(frozen=True)
+class WelchComparison:
+    """Two independent sets of values (FIDs of draws, per-image measurements of two generators), compared by Welch's t-test.
+
+    For FIDs the draws measure how well this run knows each trained generator's FID; they
+    say nothing of how much another training seed would move it, so a difference beyond
+    this noise is a difference between these two runs.
+
+    Attributes:
+        names: The two models.
+        means: Their means with t-intervals.
+        difference: First minus second, with Welch's interval.
+        p_value: Two-sided p-value of Welch's t-test (scipy's ``ttest_ind``, ``equal_var=False``).
+        what: What the values are, e.g. ``"FID"``.
+        lower_is_better: Whether a smaller value is better; ``None`` for a measurement that is
+            neither (the finding then says which is lower).
+        unit: What one value rests on, e.g. ``"draws"`` or ``"images"``.
+    """
+
+    names: tuple[str, str]
+    means: tuple[Interval, Interval]
+    difference: Interval
+    p_value: float
+    what: str
+    lower_is_better: bool | None = True
+    unit: str = "draws"
+
+    @property
+    def winner(self) -> str | None:
+        """The better model when the difference is significant at 5%, else ``None`` (always for a neutral measurement)."""
+        if self.p_value >= 1 - LEVEL or self.lower_is_better is None:
+            return None
+        first_lower = self.difference.value < 0
+        return self.names[0] if first_lower == self.lower_is_better else self.names[1]
+
+    @property
+    def lower(self) -> str | None:
+        """The model with the lower mean when the difference is significant at 5%, else ``None``."""
+        if self.p_value >= 1 - LEVEL:
+            return None
+        return self.names[0] if self.difference.value < 0 else self.names[1]
+
+    def sentence(self) -> str:
+        """The finding in words that follow the numbers."""
+        (a, b), (ma, mb) = self.names, self.means
+        numbers = (f"{self.what}: {a} {ma.format()} vs {b} {mb.format()} (difference {self.difference.format()}, "
+                   f"Welch p = {self.p_value:.3g}, {ma.n:,} and {mb.n:,} {self.unit})")
+        if self.lower is None:
+            return f"{numbers}: the difference is within the noise of the {self.unit}."
+        if self.lower_is_better is None:  # a measurement, not a score: say which is lower, not which is better
+            higher = b if self.lower == a else a
+            return f"{numbers}: {self.lower} is lower than {higher} in this run, beyond the noise of the {self.unit}."
+        other = b if self.winner == a else a
+        return f"{numbers}: {self.winner} is better than {other} in this run, beyond the noise of the {self.unit}."
+
+
+def compare_independent(first: str, first_values: Sequence[float] | torch.Tensor, second: str,
+                        second_values: Sequence[float] | torch.Tensor, *, what: str, lower_is_better: bool | None = True,
+                        unit: str = "draws") -> WelchComparison:
+    """Compare two independent sets of values by Welch's t-test (unequal variances).
+
+    Raises:
+        ValueError: Either set has fewer than two values.
+    """
+    a, b = (np.asarray(torch.as_tensor(v, dtype=torch.float64).flatten().cpu()) for v in (first_values, second_values))
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"comparing {what} needs at least two values of each, got {len(a)} and {len(b)}")
+    test = stats.ttest_ind(a, b, equal_var=False)
+    ci = test.confidence_interval(confidence_level=LEVEL)
+    difference = Interval(float(a.mean() - b.mean()), float(ci.low), float(ci.high), "Welch", len(a) + len(b))
+    return WelchComparison((first, second), (mean_interval(torch.from_numpy(a)), mean_interval(torch.from_numpy(b))),
+                           difference, float(test.pvalue), what, lower_is_better, unit)
+
+
+def compare_fids(first: str, first_draws: Sequence[float], second: str, second_draws: Sequence[float]) -> WelchComparison:
+    """Compare two generators by the FIDs of their independent draws (:attr:`~mlcheatsheet.metrics.SampleQuality.fid_draws`)."""
+    return compare_independent(first, first_draws, second, second_draws, what="FID")
 
 
 @dataclass(frozen=True)

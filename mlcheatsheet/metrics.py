@@ -28,6 +28,7 @@ __all__ = [
     "FIDScorer",
     "SampleQuality",
     "accuracy",
+    "checkerboard_share",
     "class_coverage",
     "confusion_matrix",
     "feature_statistics",
@@ -35,6 +36,7 @@ __all__ = [
     "input_gradient_per_row",
     "mean_pairwise_distance",
     "nearest_neighbour_labels",
+    "power_spectrum",
     "reconstruction_mse",
 ]
 
@@ -187,6 +189,10 @@ class SampleQuality:
         fid_interval: The mean FID of several independent draws with its t-interval
             (:meth:`FIDScorer.score_draws`), or ``None`` for a single draw.
         conditional_interval: The conditional accuracy with its Wilson interval (conditional models).
+        fid_draws: The FID of each independent draw (empty for a single draw), for comparisons
+            (:func:`~mlcheatsheet.findings.compare_fids`).
+        real_confidence: The classifier's mean top probability on real held-out images, the
+            scale for ``mean_confidence`` (``nan`` when unknown).
     """
 
     fid: float
@@ -196,6 +202,8 @@ class SampleQuality:
     conditional_accuracy: float = float("nan")
     fid_interval: Interval | None = None
     conditional_interval: Interval | None = None
+    fid_draws: tuple[float, ...] = ()
+    real_confidence: float = float("nan")
 
     @property
     def ratio(self) -> float:
@@ -230,6 +238,8 @@ class SampleQuality:
             numbers |= {"FID low": self.fid_interval.low, "FID high": self.fid_interval.high}
         if not math.isnan(self.conditional_accuracy):
             numbers["conditional accuracy"] = self.conditional_accuracy
+        if not math.isnan(self.real_confidence):
+            numbers |= {"real confidence": self.real_confidence, "confidence / real": self.mean_confidence / self.real_confidence}
         return numbers
 
     def summary(self) -> str:
@@ -341,6 +351,8 @@ class FIDScorer:
             conditional_accuracy=float("nan") if hits is None else float(hits.float().mean()),
             fid_interval=mean_interval(fids) if len(fids) > 1 else None,
             conditional_interval=accuracy_interval(hits) if hits is not None else None,
+            fid_draws=tuple(fids) if len(fids) > 1 else (),
+            real_confidence=self.real_confidence,
         )
 
 
@@ -361,6 +373,43 @@ def nearest_neighbour_labels(train_points: torch.Tensor, train_labels: torch.Ten
     nearest = torch.cdist(points, train_points).topk(k, largest=False).indices  # (N, k)
     votes = torch.nn.functional.one_hot(train_labels.cpu()[nearest], int(train_labels.max()) + 1).sum(dim=1)  # (N, K)
     return votes.argmax(dim=1)
+
+
+def power_spectrum(images: torch.Tensor) -> torch.Tensor:
+    """The 2-D power spectrum of each image, its mean removed, zero frequency in the centre.
+
+    :math:`P(u, v) = |\\mathcal{F}[x - \\bar x](u, v)|^2 / (HW)`, averaged over the channels.
+    For an even side :math:`H` the first row and column hold the highest frequency,
+    :math:`u = H/2`: a pattern that alternates every pixel.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)`.
+        - Output: :math:`(N, H, W)`, on the CPU.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"power_spectrum expects images of shape (N, C, H, W), got {tuple(images.shape)}")
+    x = images.detach().float().cpu()
+    x = x - x.mean(dim=(2, 3), keepdim=True)
+    power = torch.fft.fft2(x).abs().square().mean(dim=1) / (x.shape[2] * x.shape[3])  # (N, H, W)
+    return torch.fft.fftshift(power, dim=(1, 2))
+
+
+def checkerboard_share(images: torch.Tensor) -> torch.Tensor:
+    """Share of each image's power at the highest frequency of either axis: the period-2 checkerboard.
+
+    A stride-2 upsampling that overlaps unevenly leaves a pattern repeating every two
+    pixels; its power lands in the row :math:`u = H/2` and the column :math:`v = W/2` of
+    :func:`power_spectrum`. Natural images (and digits) put little power there.
+
+    Shape:
+        - Input: :math:`(N, C, H, W)` with even :math:`H` and :math:`W`.
+        - Output: :math:`(N,)` shares in :math:`[0, 1]`, on the CPU.
+    """
+    if images.dim() != 4 or images.shape[2] % 2 or images.shape[3] % 2:
+        raise ValueError(f"checkerboard_share expects images (N, C, H, W) with an even side, got {tuple(images.shape)}")
+    power = power_spectrum(images)  # after fftshift the highest frequency is row 0 and column 0
+    highest = power[:, 0, :].sum(dim=1) + power[:, :, 0].sum(dim=1) - power[:, 0, 0]
+    return highest / power.sum(dim=(1, 2)).clamp_min(1e-12)
 
 
 def reconstruction_mse(reconstructions: torch.Tensor, images: torch.Tensor) -> float:

@@ -17,9 +17,11 @@ from matplotlib.figure import Figure
 from .training import GanHistory, History
 
 __all__ = [
+    "plot_attention_maps",
     "plot_class_coverage",
     "plot_codes_2d",
     "plot_latent_manifold",
+    "plot_power_spectra",
     "plot_vae_history",
     "plot_confusion_matrix",
     "plot_feature_maps",
@@ -193,8 +195,11 @@ def show_image_rows(
     if rows.dim() != 5:
         raise ValueError(f"rows must have shape (R, S, C, H, W), got {tuple(rows.shape)}")
     n_rows, n_cols = rows.shape[:2]
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + 0.8 * (row_labels is not None), size * n_rows + 0.5),
+    label_width = 0.2 + 0.075 * max(map(len, row_labels)) if row_labels else 0.0  # inches for the longest label at 8 pt
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + label_width, size * n_rows + 0.5),
                              squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.08})
+    if row_labels:
+        fig.subplots_adjust(left=label_width / (size * n_cols + label_width), right=0.98)
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -570,5 +575,91 @@ def plot_latent_manifold(images: torch.Tensor, coordinates: torch.Tensor, *, tit
     ax.set_xticks(ticks[::every], [f"{v:.1f}" for v in coords[::every]])
     ax.set_yticks(ticks[::every], [f"{v:.1f}" for v in coords[::every]])
     ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power_spectra(spectra: Mapping[str, torch.Tensor], *, examples: Mapping[str, torch.Tensor] | None = None,
+                       title: str = "Mean power spectrum (log scale)") -> Figure:
+    """One column per set of images: its mean power spectrum and, below it, one example image enlarged.
+
+    Args:
+        spectra: Name -> per-image spectra :math:`(N, H, W)` from
+            :func:`~mlcheatsheet.metrics.power_spectrum` (zero frequency in the centre).
+        examples: Name -> one image :math:`(C, H, W)` in :math:`[0, 1]` to show under its spectrum.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    names = list(spectra)
+    rows = 2 if examples else 1
+    fig, axes = plt.subplots(rows, len(names), figsize=(2.0 * len(names) + 0.8, 2.1 * rows + 0.6), squeeze=False,
+                             layout="constrained")
+    logs = {}
+    for name in names:
+        mean = spectra[name].mean(dim=0).numpy().copy()
+        mean[mean.shape[0] // 2, mean.shape[1] // 2] = np.nan  # zero frequency: the removed mean, no power to show
+        logs[name] = np.log10(mean + 1e-12)
+    low, high = min(np.nanmin(v) for v in logs.values()), max(np.nanmax(v) for v in logs.values())
+    for i, name in enumerate(names):
+        ax = axes[0, i]
+        shown = ax.imshow(logs[name], cmap="magma", vmin=low, vmax=high)
+        ax.set_title(name.replace(", ", "\n"), fontsize=8)
+        ax.set_xlabel("horizontal frequency", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i == 0:
+            ax.set_ylabel("vertical frequency", fontsize=7)
+        if examples:
+            axes[1, i].imshow(_to_numpy_image(examples[name]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axes[1, i].set_xticks([])
+            axes[1, i].set_yticks([])
+    fig.colorbar(shown, ax=axes[0, :].tolist(), shrink=0.8, label="log10 power")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_attention_maps(images: torch.Tensor, maps: torch.Tensor, queries: Sequence[tuple[int, int]], *,
+                        title: str = "Where self-attention looks") -> Figure:
+    """For each image, the image and, per query position, its attention map over the image.
+
+    Args:
+        images: Images with pixels in :math:`[0, 1]`, :math:`(N, C, H, W)`.
+        maps: Attention maps :math:`(N, S^2, S^2)` of an :math:`S \\times S` feature map
+            (:meth:`~mlcheatsheet.models.sagan.SelfAttention.attention`): row :math:`j` is where
+            position :math:`j` reads from.
+        queries: Query positions ``(row, column)`` on the :math:`S \\times S` map.
+        title: Figure title.
+
+    Returns:
+        The figure, one row per image; a cross marks the query on the image and on its map.
+    """
+    n, side = len(images), math.isqrt(maps.shape[-1])
+    if maps.shape != (n, side * side, side * side):
+        raise ValueError(f"maps must have shape (N, S*S, S*S) for N={n} images, got {tuple(maps.shape)}")
+    height, width = images.shape[-2:]
+    scale = (height / side, width / side)
+    fig, axes = plt.subplots(n, 1 + len(queries), figsize=(1.6 * (1 + len(queries)), 1.7 * n + 0.4), squeeze=False)
+    for i in range(n):
+        picture = _to_numpy_image(images[i])
+        axes[i, 0].imshow(picture, cmap="gray", vmin=0, vmax=1)
+        axes[i, 0].set_title("sample" if i == 0 else "", fontsize=8)
+        for q, (row, col) in enumerate(queries):
+            ax = axes[i, 1 + q]
+            weights = maps[i, row * side + col].reshape(side, side).float().numpy()
+            ax.imshow(picture, cmap="gray", vmin=0, vmax=1, alpha=0.35)
+            ax.imshow(weights, cmap="viridis", alpha=0.75, extent=(-0.5, width - 0.5, height - 0.5, -0.5))
+            centre = ((col + 0.5) * scale[1] - 0.5, (row + 0.5) * scale[0] - 0.5)
+            for target in (ax, axes[i, 0]):
+                target.plot(*centre, marker="x", color="red", markersize=7, mew=2)
+            if i == 0:
+                ax.set_title(f"query ({row}, {col})", fontsize=8)
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

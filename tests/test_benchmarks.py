@@ -28,12 +28,14 @@ from benchmarks.time_to_quality import (
     BASE_CHANNELS,
     OUR_LATENT_DIM,
     TimeToQuality,
+    _networks,
     classic_config,
     first_at_or_below,
     gallery_config,
     quality_rows,
 )
 from mlcheatsheet.budgets import get_budget
+from mlcheatsheet.data import load_dataset
 from mlcheatsheet.findings import Interval
 from mlcheatsheet.metrics import SampleQuality
 from mlcheatsheet.models import MLP
@@ -261,4 +263,7 @@ def test_our_dcgan_recipe_is_the_gallery_scripts() -> None:
         assert gallery_config(budget) == GanConfig(**written)
     sizes = {name: {kw.arg: ast.literal_eval(kw.value) for kw in calls[name] if kw.arg != "image_shape"} for name in names[1:]}
     assert sizes == {"DCGANGenerator": {"latent_dim": OUR_LATENT_DIM, "base_channels": BASE_CHANNELS},
-                     "DCGANDiscriminator": {"base_channels": BASE_CHANNELS}}
+                     "DCGANDiscriminator": {"base_channels": BASE_CHANNELS, "batch_norm": False, "spectral_norm": True}}
+    _, discriminator = _networks(load_dataset("mnist-5k"), OUR_LATENT_DIM, ours=True)  # what the benchmark trains
+    assert discriminator.head.weight.shape == (1, discriminator.feature_dim)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator.modules())

@@ -65,3 +65,25 @@ def test_interval_format_keeps_two_significant_digits_of_its_width() -> None:
 def test_a_claim_says_whether_the_run_supports_it() -> None:
     assert "NOT supported by this run" in str(Claim("architectures/rnn", "gates help", False, "LSTM 97% vs RNN 96%"))
     assert str(Claim("p", "s", True, "e")) == "Claim of p (s): supported by this run. e"
+
+
+def test_fid_comparison_names_a_winner_only_beyond_the_noise_of_the_draws() -> None:
+    from mlcheatsheet.findings import compare_fids
+
+    apart = compare_fids("a", [7.1, 7.5, 7.3, 7.0], "b", [6.1, 6.5, 6.3, 6.4])
+    assert apart.winner == "b" and apart.p_value < 0.01
+    assert apart.difference.low > 0 and apart.difference.value == pytest.approx(0.9)
+    assert "b is better than a in this run, beyond the noise of the draws" in apart.sentence()
+    close = compare_fids("a", [7.1, 7.5, 7.3, 7.0], "b", [7.0, 7.5, 7.3, 7.2])
+    assert close.winner is None and "within the noise of the draws" in close.sentence()
+    with pytest.raises(ValueError, match="at least two values of each, got 1 and 4"):
+        compare_fids("a", [7.0], "b", [6.1, 6.5, 6.3, 6.4])
+
+
+def test_a_neutral_measurement_says_which_is_lower_never_which_is_better() -> None:
+    from mlcheatsheet.findings import compare_independent
+
+    result = compare_independent("x", torch.tensor([5.0, 5.2, 4.9, 5.1]), "y", torch.tensor([1.0, 1.1, 0.9, 1.2]),
+                                 what="power", lower_is_better=None, unit="images")
+    assert result.winner is None and result.lower == "y"
+    assert "y is lower than x in this run" in result.sentence() and "better" not in result.sentence()

@@ -87,8 +87,15 @@ def test_bad_input_gives_clear_errors() -> None:
         DCGANDiscriminator(image_shape=(1, 28, 32))
     with pytest.raises(ValueError, match="integer class labels"):
         ConditionalGenerator()(torch.zeros(2, 64), torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="unknown GAN loss 'hinge'"):
-        GanConfig(loss="hinge")
+    with pytest.raises(ValueError, match="unknown GAN loss 'hingeless'; choose one of: .*hinge"):
+        GanConfig(loss="hingeless")
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        GanConfig(label_smoothing=1.0)
+    with pytest.raises(ValueError, match="the 'hinge' loss has none"):
+        GanConfig(loss="hinge", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="feature matching needs an unconditional discriminator"):
+        fit_gan(ConditionalGenerator(latent_dim=8, base_channels=8), ConditionalDiscriminator(base_channels=8),
+                _digits(), GanConfig(steps=1, batch_size=4, feature_matching=True))
 
 
 # --- losses ------------------------------------------------------------------------------------------
@@ -248,6 +255,55 @@ def test_a_short_run_trains_each_model(kind: str, mnist5k, scorer) -> None:
         assert all(0 <= a <= 1 for a in history.conditional_accuracy)
 
 
+def _digits():
+    from mlcheatsheet.data import load_dataset
+
+    return load_dataset("mnist-5k").subset(max_train=64)
+
+
+@pytest.mark.parametrize("kind", ["label smoothing", "feature matching", "minibatch", "upsample", "sagan-hinge", "sagan-wgan-gp"])
+def test_a_short_run_trains_each_technique_and_variant(kind: str, mnist5k) -> None:
+    from mlcheatsheet.models import MinibatchDiscriminator, SAGANDiscriminator, SAGANGenerator, UpsampleGenerator
+
+    data = mnist5k.subset(max_train=128)
+    g, d, config = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8), _short()
+    if kind == "label smoothing":
+        config = _short(label_smoothing=0.1)
+    elif kind == "feature matching":
+        config = _short(feature_matching=True)
+    elif kind == "minibatch":
+        d = MinibatchDiscriminator(base_channels=8, kernels=4)
+    elif kind == "upsample":
+        g = UpsampleGenerator(latent_dim=8, base_channels=8)
+    else:
+        g, d = SAGANGenerator(latent_dim=8, base_channels=8), SAGANDiscriminator(base_channels=8)
+        config = _short(loss="hinge") if kind == "sagan-hinge" else _short(loss="wgan-gp", critic_steps=2)
+    before = [p.detach().clone() for p in g.parameters()]
+    history = fit_gan(g, d, data, config, device="cpu")
+    assert all(math.isfinite(v) for v in history.generator_loss + history.discriminator_loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))
+    if kind == "label smoothing":  # the smoothed loss cannot go below the entropy of the 0.9 target
+        assert min(history.discriminator_loss) > -(0.9 * math.log(0.9) + 0.1 * math.log(0.1)) - 1e-6
+    if kind.startswith("sagan"):
+        assert len(history.gradient_penalty) == (3 if kind == "sagan-wgan-gp" else 0)
+
+
+def test_feature_matching_trains_the_generator_on_the_distance_of_mean_features(mnist5k) -> None:
+    """The generator loss of feature matching is the distance between D's mean features on a real and a generated batch."""
+    from mlcheatsheet.models.improved_gan import feature_matching_loss
+    from mlcheatsheet.training.adversarial import _players, generator_step
+    from mlcheatsheet.runtime import Runtime
+
+    g, d = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8)
+    config = GanConfig(steps=1, batch_size=8, feature_matching=True)
+    gan = _players(g, d, config, Runtime.create(g, d, device="cpu", channels_last=False))
+    real, fake = mnist5k.x_train[:8] * 2 - 1, g(torch.randn(8, 8))
+    expected = feature_matching_loss(d.features(real), d.features(fake)).item()
+    assert generator_step(gan, fake, None, real)["g"].item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="feature matching needs the real batch"):
+        generator_step(gan, g(torch.randn(8, 8)))
+
+
 @pytest.mark.parametrize("critic_steps", [1, 3])
 def test_generator_forwards_per_step(critic_steps: int, mnist5k) -> None:
     """One discriminator update per step: its generated batch also trains the generator
@@ -375,3 +431,51 @@ def test_sample_quality_summary_states_fid_floor_ratio_coverage_and_confidence()
 
     quality = SampleQuality(fid=12.5, floor=2.5, class_shares=torch.tensor([0.5, 0.03, 0.47]), mean_confidence=0.875)
     assert quality.summary() == "FID 12.500 (floor 2.500, ratio 5.0x) — rarest class 3.0% — mean confidence 0.875"
+
+
+# --- checkerboards and attention maps --------------------------------------------------------------
+
+
+def test_checkerboard_share_finds_a_period_two_pattern_and_not_a_smooth_image() -> None:
+    from mlcheatsheet.metrics import checkerboard_share, power_spectrum
+
+    rows, cols = torch.meshgrid(torch.arange(28), torch.arange(28), indexing="ij")
+    board = ((rows + cols) % 2).float()[None, None]  # alternates every pixel in both directions
+    stripes = (cols % 2).float()[None, None]  # alternates along the columns only
+    blob = torch.exp(-((rows - 14.0) ** 2 + (cols - 14.0) ** 2) / 40)[None, None]
+    shares = checkerboard_share(torch.cat([board, stripes, blob]))
+    assert shares[0].item() == pytest.approx(1.0) and shares[1].item() == pytest.approx(1.0)
+    assert shares[2].item() < 1e-3
+    spectrum = power_spectrum(board)
+    assert spectrum.shape == (1, 28, 28) and spectrum[0, 14, 14] == pytest.approx(0.0, abs=1e-6)  # mean removed
+    with pytest.raises(ValueError, match="even side"):
+        checkerboard_share(torch.zeros(2, 1, 27, 27))
+
+
+def test_attention_and_spectrum_figures_draw_and_refuse_mismatched_maps() -> None:
+    from mlcheatsheet.metrics import power_spectrum
+    from mlcheatsheet.plotting import plot_attention_maps, plot_power_spectra
+
+    images = torch.rand(2, 1, 28, 28)
+    maps = torch.softmax(torch.randn(2, 196, 196), dim=-1)
+    fig = plot_attention_maps(images, maps, [(7, 7), (2, 3)], title="t")
+    assert len(fig.axes) == 6 and fig.axes[1].get_title() == "query (7, 7)"
+    with pytest.raises(ValueError, match=r"maps must have shape \(N, S\*S, S\*S\) for N=2 images"):
+        plot_attention_maps(images, maps[:1], [(7, 7)])
+    fig = plot_power_spectra({"a": power_spectrum(images), "b": power_spectrum(images)}, examples={"a": images[0], "b": images[1]})
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["a", "b"]
+
+
+def test_a_spectrally_normalised_dcgan_discriminator_has_unit_singular_values_and_no_batch_norm() -> None:
+    from torch.nn.utils import parametrize
+
+    d = DCGANDiscriminator(base_channels=8, batch_norm=False, spectral_norm=True).train()
+    d(torch.randn(4, 1, 28, 28))  # one power-iteration step per training forward
+    normed = [m for m in d.modules() if parametrize.is_parametrized(m, "weight")]
+    assert len(normed) == 3 and not any(isinstance(m, nn.BatchNorm2d) for m in d.modules())
+    for _ in range(10):
+        d(torch.randn(4, 1, 28, 28))
+    for m in normed:
+        assert torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="choose batch_norm or spectral_norm, not both"):
+        DCGANDiscriminator(spectral_norm=True)

@@ -440,7 +440,7 @@ def test_report_result_adds_up_the_runs_it_is_given(mnist5k: Dataset) -> None:
         (lambda: TrainConfig(optimizer="adamm"), "optimizer"),
         (lambda: _gan_config(steps=0), "steps"),
         (lambda: _gan_config(batch_size=0), "batch_size"),
-        (lambda: _gan_config(loss="hinge"), "GAN loss"),
+        (lambda: _gan_config(loss="hinged"), "GAN loss"),
     ],
 )
 def test_impossible_training_settings_are_refused_at_construction(make: object, field: str) -> None:

@@ -96,7 +96,7 @@ def test_architecture_pages_list_their_gallery_examples(quick_site: Path) -> Non
         assert line, f"{rst.stem}.html lists no gallery example"
         linked = re.findall(r'href="\.\./auto_examples/plot_(\w+)\.html', line.group(1))
         assert linked == cheatsheet.examples_of(rst.stem), (rst.stem, linked)
-    assert cheatsheet.examples_of("dcgan") == ["dcgan", "wgan_gp", "conditional_dcgan"]
+    assert cheatsheet.examples_of("dcgan") == ["dcgan", "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques"]
 
 
 @pytest.mark.docs

@@ -9,6 +9,9 @@ Everything they show is computed while the site is built; nothing is typed by ha
     One row per gallery example that ran in this build, read from the JSON files that
     :func:`mlcheatsheet.report.report_result` wrote, with its quality target and whether it
     was met, under one line saying which commit, when, and on what device the build trained.
+``.. gan-comparison::``
+    Every generator the GAN examples trained, in one table (FID with its interval, floor
+    ratio, rarest class, confidence), an ablation's variants one row each.
 ``.. example-downloads:: plot_mlp``
     Links to download the script and the notebook, and to open it in Colab.
 ``.. architecture-cards::`` and ``.. at-a-glance::``
@@ -29,6 +32,7 @@ they can never be older than the gallery run. The layer tables of the architectu
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from dataclasses import dataclass
@@ -45,6 +49,7 @@ from sphinx.util.docutils import SphinxDirective
 from doctables import Cell, table
 from references import REFERENCES
 from mlcheatsheet.budgets import TARGET_DATASET, TARGET_DEVICE
+from mlcheatsheet.findings import Interval
 from mlcheatsheet.report import Result, load_result, load_results
 from resultsdir import gallery_executed, results_dir
 from stamps import build_stamp, example_stamp, target_cell
@@ -115,12 +120,12 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 # The gallery and the results table follow the reading order of the architectures, each
 # GAN variant after the DCGAN it builds on; a script not listed here comes last.
 GALLERY_ORDER: tuple[str, ...] = (
-    *(a.key for a in ARCHITECTURES), "wgan_gp", "conditional_dcgan",
+    *(a.key for a in ARCHITECTURES), "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques",
 )
 
 
 # Examples that belong to another architecture's page: the GAN variants extend the DCGAN's.
-_EXAMPLE_PAGES = {"wgan_gp": "dcgan", "conditional_dcgan": "dcgan"}
+_EXAMPLE_PAGES = {"wgan_gp": "dcgan", "conditional_dcgan": "dcgan", "sagan": "dcgan", "gan_techniques": "dcgan"}
 
 # The gallery index groups its examples by family, each family a run of architectures.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -313,6 +318,75 @@ class ResultsTable(SphinxDirective):
             _sources_note(results),
             *_results_notes(results, scripts),
             *_references_table(results, _gallery_dir(self), self.env.docname),
+        ]
+
+
+# -- gan-comparison -------------------------------------------------------------------
+# The numbers every GAN example records (SampleQuality.record), and the prefix of an
+# ablation's variants: "<variant>: FID", "<variant>: seconds", ...
+_GAN_KEYS = ("FID", "floor")
+
+
+def _gan_rows(result: Result, label: str, docname: str) -> list[list[Cell]]:
+    """The comparison rows of one GAN record: its headline generator, or each variant of an ablation."""
+    variants = dict.fromkeys(key.split(": ", 1)[0] for key in result.extra if ": " in key)
+    if not variants:
+        return [_gan_row([_label_link(label, result.title, docname)], result.extra, result.steps, result.train_seconds)]
+    steps = int(result.extra.get("steps per variant", 0))
+    rows = []
+    for variant in variants:
+        numbers = {key.split(": ", 1)[1]: value for key, value in result.extra.items() if key.startswith(f"{variant}: ")}
+        link = _label_link(label, f"{variant} ({result.title})", docname)
+        rows.append(_gan_row([link], numbers, steps, numbers.get("seconds", math.nan)))
+    return rows
+
+
+def _gan_row(name: list[nodes.Node], numbers: dict[str, float], steps: int, seconds: float) -> list[Cell]:
+    fid = (Interval(numbers["FID"], numbers["FID low"], numbers["FID high"], "t", 0).format()
+           if "FID low" in numbers else f"{numbers['FID']:.3g}")
+    confidence = numbers.get("confidence / real", math.nan)
+    return [
+        name,
+        f"{steps:,}",
+        f"{seconds:.1f}\u00a0s",
+        [nodes.strong(text=fid)],
+        f"{numbers['FID'] / numbers['floor']:.1f}×",
+        f"{100 * numbers['min class share']:.1f}%",
+        f"{numbers['mean confidence']:.3f}" + ("" if math.isnan(confidence) else f" ({100 * confidence:.0f}% of real)"),
+    ]
+
+
+class GanComparison(SphinxDirective):
+    """Every generator the GAN examples trained in this build, in one table: FID with its interval, coverage, confidence."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        self.env.metadata[self.env.docname][_LIVE] = True
+        if not gallery_executed(self.config):
+            return [_note("The comparison of the GAN variants is filled in when the gallery is executed (make html); "
+                          "this build did not run the examples.")]
+        results = [r for r in _build_results(self.env) if all(k in r.extra for k in _GAN_KEYS)]
+        if not results:
+            return [_note("No GAN example recorded a result in this build.")]
+        rows = [row for r in results for row in _gan_rows(r, _example_label(_gallery_dir(self), r.example), self.env.docname)]
+        notes = [nodes.paragraph(
+            text="FID in the package classifier's feature space, against the held-out images, the mean of ten independent "
+                 "draws of samples with its 95% t-interval; FID / floor divides it by the FID between two sets of real "
+                 "images (what a perfect generator would score). Rarest class and confidence are pooled over the draws; "
+                 "the confidence is the classifier's mean top probability, beside the same number for real held-out "
+                 "images. The examples differ in steps, networks and recipe: a row is a finding of its own example, "
+                 "and only the rows of one ablation share seeds, steps and recipe.",
+            classes=["cheatsheet-muted"])]
+        if any(r.mode == "quick" for r in results):
+            notes.append(nodes.paragraph(text="Built in quick mode: every GAN trained for a few steps only, so these numbers "
+                                              "show that the examples run, not how the variants compare.",
+                                         classes=["cheatsheet-muted"]))
+        return [
+            build_stamp(results),
+            table(["Generator", "Steps", "Training", "FID", "FID / floor", "Rarest class", "Confidence"], rows,
+                  classes=["cheatsheet-results", "cheatsheet-gans"], widths=[26, 8, 10, 20, 10, 10, 16]),
+            *notes,
         ]
 
 
@@ -579,6 +653,7 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.add_config_value("colab_branch", "", "html", types=frozenset({str}))
     app.add_directive("gallery-figures", GalleryFigures)
     app.add_directive("results-table", ResultsTable)
+    app.add_directive("gan-comparison", GanComparison)
     app.add_directive("example-downloads", ExampleDownloads)
     app.add_directive("architecture-cards", ArchitectureCards)
     app.add_directive("at-a-glance", AtAGlance)

@@ -45,5 +45,5 @@ REFERENCES: dict[str, Reference] = {
                      "Flax VAE example", "https://github.com/google/flax/tree/main/examples/vae"),
     **{key: Reference("", "published GAN FIDs (e.g. Lucic et al. 2018) are Inception-FIDs: not comparable with "
                           "this site's classifier-FID", "Lucic et al. 2018", "https://arxiv.org/abs/1711.10337")
-       for key in ("gan", "dcgan", "wgan_gp", "conditional_dcgan")},
+       for key in ("gan", "dcgan", "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques")},
 }

@@ -9,9 +9,19 @@ from .dcgan import (
     ConditionalGenerator,
     DCGANDiscriminator,
     DCGANGenerator,
+    UpsampleGenerator,
     WGANCritic,
 )
 from .gan import Discriminator, Generator
+from .improved_gan import MinibatchDiscrimination, MinibatchDiscriminator
+from .sagan import (
+    ConditionalBatchNorm2d,
+    SAGANDiscriminator,
+    SAGANGenerator,
+    SelfAttention,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+)
 from .autoencoder import Autoencoder, ConvAutoencoder, ConvDecoder, ConvEncoder
 from .cnn import CNN
 from .mlp import MLP
@@ -40,7 +50,16 @@ __all__ = [
     "DCGANGenerator",
     "Discriminator",
     "Generator",
+    "MinibatchDiscrimination",
+    "MinibatchDiscriminator",
+    "UpsampleGenerator",
     "WGANCritic",
+    "ConditionalBatchNorm2d",
+    "SAGANDiscriminator",
+    "SAGANGenerator",
+    "SelfAttention",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
     "Autoencoder",
     "ConvAutoencoder",
     "ConvDecoder",

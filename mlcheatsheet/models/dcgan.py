@@ -1,4 +1,4 @@
-"""Deep convolutional GANs: the DCGAN, its Wasserstein (WGAN-GP) critic, and a conditional DCGAN.
+"""Deep convolutional GANs: the DCGAN, an upsample-then-convolve generator, the WGAN-GP critic, a conditional DCGAN.
 
 Radford, Metz & Chintala, "Unsupervised Representation Learning with Deep Convolutional
 Generative Adversarial Networks", ICLR 2016, https://arxiv.org/abs/1511.06434. Their rules
@@ -6,6 +6,11 @@ for a stable convolutional GAN: strided convolutions instead of pooling (transpo
 the generator), BatchNorm in both networks except the generator's output and the
 discriminator's input, ReLU in the generator with a ``tanh`` output, LeakyReLU(0.2) in the
 discriminator, and weights drawn from :math:`\\mathcal{N}(0, 0.02^2)` (standard deviation 0.02).
+
+Odena, Dumoulin & Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016,
+https://distill.pub/2016/deconv-checkerboard/, trace the checkerboard patterns of such
+generators to their transposed convolutions, and upsample with a nearest-neighbour resize
+followed by an ordinary convolution instead (:class:`~mlcheatsheet.models.dcgan.UpsampleGenerator`).
 
 Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017,
 https://arxiv.org/abs/1704.00028, replace the discriminator by a *critic* :math:`f` trained
@@ -28,6 +33,7 @@ from torch import nn
 
 from ._checks import check_image_batch, check_image_shape, check_positive
 from .gan import check_latent_batch
+from .layers import with_spectral_norm
 from .registry import register_model
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "ConditionalGenerator",
     "DCGANDiscriminator",
     "DCGANGenerator",
+    "UpsampleGenerator",
     "WGANCritic",
     "critic_loss",
     "dcgan_init_",
@@ -132,7 +139,7 @@ class DCGANGenerator(nn.Module):
         )
         self.upsample = nn.Sequential(*[
             nn.Sequential(
-                nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1, bias=False),
+                self._upsampling_layer(c_in, c_out, bias=False),  # no bias: BatchNorm's shift replaces it
                 nn.BatchNorm2d(c_out),
                 nn.ReLU(inplace=True),
             )
@@ -142,10 +149,17 @@ class DCGANGenerator(nn.Module):
         # layer caused sample oscillation and instability. (It would also tie the pixel
         # statistics of each generated batch, per channel, to two learned constants.)
         self.to_image = nn.Sequential(
-            nn.ConvTranspose2d(channels[-1], image_shape[0], kernel_size=4, stride=2, padding=1),
+            self._upsampling_layer(channels[-1], image_shape[0], bias=True),
             nn.Tanh(),
         )
         self.apply(dcgan_init_)
+
+    def _upsampling_layer(self, c_in: int, c_out: int, *, bias: bool) -> nn.Module:
+        """The layer that doubles the side of a stage, (N, c_in, H, W) -> (N, c_out, 2H, 2W).
+
+        Subclasses change how the generator upsamples by overriding this method alone.
+        """
+        return nn.ConvTranspose2d(c_in, c_out, kernel_size=4, stride=2, padding=1, bias=bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map noise to images.
@@ -162,6 +176,53 @@ class DCGANGenerator(nn.Module):
         return self.to_image(x)  # state size: (N, 1, 28, 28)
 
 
+@register_model("upsample-generator")
+class UpsampleGenerator(DCGANGenerator):
+    """The DCGAN generator with every transposed convolution replaced by a resize and a convolution.
+
+    Each stage that doubles the side, the output stage included, is
+    ``Upsample(×2, nearest) → Conv2d(3, padding 1)`` instead of
+    ``ConvTranspose2d(4, stride 2, padding 1)``; everything else, including the state sizes
+    at every stage, is :class:`~mlcheatsheet.models.dcgan.DCGANGenerator`'s.
+
+    Why (Odena et al. 2016): a transposed convolution of stride 2 computes the even and
+    the odd output pixels from *different* taps of its kernel. With kernel 4 each output
+    pixel of the interior receives exactly two taps per axis (4 is divisible by 2, so the
+    overlap is even there, and uneven only at the border), but which two alternates: taps
+    1 and 3 for one parity, 0 and 2 for the other. A constant feature map therefore comes
+    out as a pattern of period 2 unless the two sets of taps happen to have equal sums,
+    which nothing in training enforces, and stacking stages compounds it: the checkerboard.
+    With a kernel not divisible by the stride (3 with stride 2) it is worse, since even the
+    *number* of taps alternates (uneven overlap). A nearest-neighbour resize copies each
+    pixel into a 2x2 block, and the ordinary convolution after it applies the same kernel
+    at every position, so a constant map stays constant away from the border and no
+    pattern is tied to the parity of the position.
+
+    The first stage, which projects :math:`z` to the smallest map, remains a transposed
+    convolution: over a 1x1 input it is a dense linear map, each output pixel given by
+    exactly one tap, so there is no overlap to be uneven.
+
+    Args:
+        image_shape: Shape ``(C, H, W)`` of the generated images (square, e.g. 28 or 32 px).
+        latent_dim: Size of the noise vector :math:`z`.
+        base_channels: Channels of the last hidden stage; each earlier stage has twice as many.
+
+    Shape:
+        - Input: :math:`(N, Z)`, :math:`Z` = ``latent_dim``.
+        - Output: :math:`(N, C, H, W)` in :math:`[-1, 1]`.
+
+    Example:
+        >>> UpsampleGenerator(latent_dim=16, base_channels=8)(torch.randn(2, 16)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def _upsampling_layer(self, c_in: int, c_out: int, *, bias: bool) -> nn.Module:
+        return nn.Sequential(  # (N, c_in, H, W) -> (N, c_in, 2H, 2W) -> (N, c_out, 2H, 2W)
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=bias),
+        )
+
+
 @register_model("dcgan-discriminator")
 class DCGANDiscriminator(nn.Module):
     """The DCGAN discriminator: strided convolutions down to a small map, then one logit.
@@ -176,6 +237,9 @@ class DCGANDiscriminator(nn.Module):
         base_channels: Channels of the first stage; each later stage has twice as many.
         batch_norm: Use BatchNorm after every convolution but the first. The WGAN-GP
             critic must not (its gradient penalty is per image).
+        spectral_norm: Divide every weight by its largest singular value instead
+            (:func:`~mlcheatsheet.models.layers.with_spectral_norm`, Miyato et al. 2018), which
+            bounds the discriminator's Lipschitz constant by 1; needs ``batch_norm=False``.
 
     Shape:
         - Input: :math:`(N, C, H, W)` in :math:`[-1, 1]`.
@@ -192,10 +256,14 @@ class DCGANDiscriminator(nn.Module):
         image_shape: tuple[int, int, int] = (1, 28, 28),
         base_channels: int = 64,
         batch_norm: bool = True,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         sizes = stage_sizes(image_shape)
         check_positive("base_channels", base_channels)
+        if batch_norm and spectral_norm:
+            raise ValueError("DCGANDiscriminator: choose batch_norm or spectral_norm, not both "
+                             "(spectral normalisation replaces BatchNorm, as in Miyato et al.)")
         self.image_shape = tuple(image_shape)
         downsamplings = len(sizes) - 1
         channels = [image_shape[0]] + [base_channels * 2**i for i in range(downsamplings)]  # e.g. [1, 64, 128]
@@ -211,6 +279,10 @@ class DCGANDiscriminator(nn.Module):
         self.feature_dim = channels[-1] * sizes[0] * sizes[0]
         self.head = nn.Linear(self.feature_dim, 1)
         self.apply(dcgan_init_)
+        if spectral_norm:  # after the initialisation, whose scale W / sigma(W) divides out
+            for layer in [*self.downsample.modules(), self.head]:
+                if isinstance(layer, (nn.Conv2d, nn.Linear)):
+                    with_spectral_norm(layer)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened last feature map, :math:`(N, F)`, before the head."""

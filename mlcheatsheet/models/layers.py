@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrizations
 
-__all__ = ["FastDropout"]
+__all__ = ["FastDropout", "with_spectral_norm"]
 
 
 class FastDropout(nn.Dropout):
@@ -45,3 +46,23 @@ class FastDropout(nn.Dropout):
         slices = torch.randint(-(2**63), 2**63 - 1, ((x.numel() + 3) // 4,), dtype=torch.int64, device=x.device)
         keep = slices.view(torch.int16)[: x.numel()].view(x.shape) >= round(self.p * 2**16) - 2**15
         return x * (keep * (1.0 / (1.0 - self.p)))  # 0 or 1/(1-p), in x's dtype
+
+
+def with_spectral_norm(module: nn.Module) -> nn.Module:
+    """``module`` with its ``weight`` spectrally normalised, by :func:`torch.nn.utils.parametrizations.spectral_norm`.
+
+    The weight is stored as ``module.parametrizations.weight.original`` and read as
+    :math:`W / \\sigma(W)`. In training mode every read of ``module.weight`` runs one
+    power-iteration step that refines the singular-vector estimates (buffers ``_u`` and
+    ``_v``, kept in the state dict); in evaluation mode the stored estimates are used as they
+    are, so outputs are deterministic.
+
+    The initial scale of the weight does not change what the layer computes (it cancels in
+    :math:`W / \\sigma(W)`), so layers keep PyTorch's default initialisation.
+
+    Example:
+        >>> layer = with_spectral_norm(nn.Linear(8, 4))
+        >>> round(torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item(), 2)
+        1.0
+    """
+    return parametrizations.spectral_norm(module)

@@ -4,8 +4,12 @@ Goodfellow et al. 2014 (https://arxiv.org/abs/1406.2661) train a discriminator :
 to tell real images from generated ones and a generator :math:`G` to fool it, one update
 of each in turn. :func:`discriminator_step` and :func:`generator_step` are those two
 updates, exactly as :func:`fit_gan` runs them; the objective (:data:`OBJECTIVES`) decides
-the losses: the original minimax game, its non-saturating variant, or the Wasserstein
-critic with a gradient penalty (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028).
+the losses: the original minimax game, its non-saturating variant, the Wasserstein
+critic with a gradient penalty (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028),
+or the hinge loss of SAGAN (Zhang et al. 2018, https://arxiv.org/abs/1805.08318).
+Two of the "improved techniques" of Salimans et al. 2016 (https://arxiv.org/abs/1606.03498)
+change the losses too, and are settings of :class:`GanConfig`: one-sided label smoothing
+and feature matching.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import copy
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 import torch
 from torch import nn
@@ -23,6 +28,8 @@ from ..data import Dataset
 from ..metrics import FIDScorer, SampleQuality, mean_pairwise_distance
 from ..models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
 from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
+from ..models.improved_gan import feature_matching_loss, smoothed_discriminator_loss
+from ..models.sagan import hinge_discriminator_loss, hinge_generator_loss
 from ..runtime import Runtime, check_precision
 from .engine import LossTracker, Run, TrainingDivergedError, start_run
 
@@ -53,12 +60,15 @@ class AdversarialObjective:
         gradient_penalty: Whether D's loss adds the WGAN-GP penalty.
         probabilities: Whether D's outputs are logits of a probability (logged as
             :math:`D(x) = \\sigma(\\ell)`), rather than unbounded critic scores.
+        feature_matching: Whether G's loss is instead
+            :func:`~mlcheatsheet.models.improved_gan.feature_matching_loss` on D's features.
     """
 
     discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     generator: Callable[[torch.Tensor], torch.Tensor]
     gradient_penalty: bool = False
     probabilities: bool = True
+    feature_matching: bool = False
 
     def shown(self, scores: torch.Tensor) -> torch.Tensor:
         """The mean of ``scores`` as logged: :math:`D(x)` for logits, the critic score otherwise."""
@@ -70,6 +80,7 @@ OBJECTIVES: dict[str, AdversarialObjective] = {
     "non-saturating": AdversarialObjective(discriminator_loss, non_saturating_generator_loss),
     "minimax": AdversarialObjective(discriminator_loss, minimax_generator_loss),
     "wgan-gp": AdversarialObjective(critic_loss, wasserstein_generator_loss, gradient_penalty=True, probabilities=False),
+    "hinge": AdversarialObjective(hinge_discriminator_loss, hinge_generator_loss, probabilities=False),
 }
 
 
@@ -90,7 +101,9 @@ class GanConfig:
     lr_generator: float = 2e-4  # two time-scale rule (Heusel et al. 2017): D may learn faster
     lr_discriminator: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)  # Radford et al.: beta1 = 0.9 oscillates
-    loss: str = "non-saturating"  # a key of OBJECTIVES: "non-saturating", "minimax" or "wgan-gp"
+    loss: str = "non-saturating"  # a key of OBJECTIVES: "non-saturating", "minimax", "wgan-gp" or "hinge"
+    label_smoothing: float = 0.0  # one-sided: real images' target is 1 - this (Salimans et al.: 0.1); 0 disables it
+    feature_matching: bool = False  # G matches the mean of D's features on real images instead of fooling D
     critic_steps: int = 1  # discriminator updates per generator update (WGAN-GP: 5)
     gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp only)
     ema: float = 0.0  # decay of the moving average of the generator's weights; 0 disables it
@@ -114,6 +127,11 @@ class GanConfig:
             raise ValueError(f"learning rates must be positive, got {self.lr_generator} and {self.lr_discriminator}")
         if self.loss not in OBJECTIVES:
             raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of: {', '.join(OBJECTIVES)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.label_smoothing and not OBJECTIVES[self.loss].probabilities:
+            raise ValueError(f"label_smoothing smooths a probability's target; the {self.loss!r} loss has none "
+                             "(use 'non-saturating' or 'minimax')")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         if self.eval_samples < 2:
@@ -187,7 +205,7 @@ class GanHistory:
         names every class below 5% of the samples.
         """
         checked = ("the samples never all looked alike (a critic's loss is unbounded, so whether it won outright is "
-                   "not checked)" if not OBJECTIVES[self.loss].probabilities
+                   "not checked)" if OBJECTIVES[self.loss].gradient_penalty
                    else "the discriminator never won outright and the samples never all looked alike")
         lines = [f"WARNING — GAN collapse: {message}" for message in self.collapse] or [f"Collapse check during training: {checked}."]
         if quality is not None:
@@ -309,10 +327,20 @@ def discriminator_step(gan: Players, real: torch.Tensor, fake: torch.Tensor,
     return parts
 
 
-def generator_step(gan: Players, fake: torch.Tensor, fake_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """One update of :math:`G` through the discriminator's verdict on ``fake`` (generated with gradients)."""
+def generator_step(gan: Players, fake: torch.Tensor, fake_labels: torch.Tensor | None = None,
+                   real: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One update of :math:`G` through the discriminator's verdict on ``fake`` (generated with gradients).
+
+    With feature matching the verdict is replaced by the distance between the mean
+    features D computes on ``fake`` and on the ``real`` batch.
+    """
     with gan.runtime.autocast():
-        loss = gan.objective.generator(_discriminate(gan.discriminator, fake, fake_labels))
+        if gan.objective.feature_matching:
+            if real is None:
+                raise ValueError("feature matching needs the real batch: pass real= to generator_step")
+            loss = feature_matching_loss(gan.discriminator.features(real), gan.discriminator.features(fake))
+        else:
+            loss = gan.objective.generator(_discriminate(gan.discriminator, fake, fake_labels))
     gan.runtime.optimizer_step(loss, gan.opt_g, gan.scaler_g)  # D's gradients are cleared before its next step
     return {"g": loss}
 
@@ -458,14 +486,25 @@ class _Evaluation:
 # --- The loop ----------------------------------------------------------------------------------
 
 
-def _check_networks(generator: nn.Module, discriminator: nn.Module) -> tuple[int, bool]:
+def _check_networks(generator: nn.Module, discriminator: nn.Module, config: GanConfig) -> tuple[int, bool]:
     latent_dim = getattr(generator, "latent_dim", None)
     if not isinstance(latent_dim, int):
         raise ValueError(f"{type(generator).__name__} has no integer latent_dim attribute; fit_gan needs it to draw noise")
     conditional = bool(getattr(generator, "conditional", False))
     if conditional != bool(getattr(discriminator, "conditional", False)):
         raise ValueError("the generator and the discriminator must both be conditional or both unconditional")
+    if config.feature_matching and (conditional or not callable(getattr(discriminator, "features", None))):
+        raise ValueError(f"feature matching needs an unconditional discriminator with a features(x) method; "
+                         f"{type(discriminator).__name__} is {'conditional' if conditional else 'without one'}")
     return latent_dim, conditional
+
+
+def _objective(config: GanConfig) -> AdversarialObjective:
+    """The losses of ``config.loss``, with label smoothing and feature matching applied."""
+    objective = OBJECTIVES[config.loss]
+    if config.label_smoothing:
+        objective = replace(objective, discriminator=partial(smoothed_discriminator_loss, real_target=1 - config.label_smoothing))
+    return replace(objective, feature_matching=config.feature_matching)
 
 
 def _players(generator: nn.Module, discriminator: nn.Module, config: GanConfig, runtime: Runtime) -> Players:
@@ -478,7 +517,7 @@ def _players(generator: nn.Module, discriminator: nn.Module, config: GanConfig, 
         opt_d=torch.optim.Adam(discriminator.parameters(), lr=config.lr_discriminator, betas=config.betas, **kernels),
         scaler_g=runtime.scaler(),
         scaler_d=runtime.scaler(),
-        objective=OBJECTIVES[config.loss],
+        objective=_objective(config),
         runtime=runtime,
         gp_weight=config.gp_weight,
         rng=torch.Generator(device=runtime.device).manual_seed(config.seed),
@@ -561,7 +600,7 @@ def fit_gan(
             or only one network is conditional.
         TrainingDivergedError: A loss became NaN or infinite; names the networks and steps.
     """
-    latent_dim, conditional = _check_networks(generator, discriminator)
+    latent_dim, conditional = _check_networks(generator, discriminator, config)
     run = start_run([generator, discriminator], data, seed=config.seed, batch_size=config.batch_size, device=device,
                     channels_last=config.channels_last, precision=config.precision)
     runtime, data, batch = run.runtime, run.data, config.batch_size
@@ -585,7 +624,7 @@ def fit_gan(
         if not reuse_fake:
             noise, fake_labels = _draw(gan, batch, latent_dim, real_labels, data.num_classes)
             fake = _generate_batch(gan, noise, fake_labels)
-        parts |= generator_step(gan, fake, fake_labels)
+        parts |= generator_step(gan, fake, fake_labels, real)
         if average is not None:
             average.update(step)
         tracker.add(parts, step)
