@@ -67,8 +67,8 @@ SHARES: dict[str, float] = {  # the fresh full build of 2026-12-01 11:20 (6 m 48
     "plot_dcgan.py": 120,  # 112.8 s
     "plot_wgan_gp.py": 80,  # 73.1 s
     "plot_conditional_dcgan.py": 50,  # 44.1 s
-    "plot_sagan.py": 80,  # not yet measured in a full build: a guess, replaced after the first
-    "plot_gan_techniques.py": 120,  # not yet measured in a full build: a guess
+    "plot_sagan.py": 90,  # 82 s in the fresh full build of 2026-12-01 13:55 (its first)
+    "plot_gan_techniques.py": 160,  # 154 s, same build: five DCGAN variants of 500 steps each
 }
 #: The classifier behind FID is trained once per build and stored (mlcheatsheet.training.scorer),
 #: by the first script to ask for it; the share goes to the first of these in the gallery's order.

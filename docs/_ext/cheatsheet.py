@@ -336,7 +336,7 @@ def _gan_rows(result: Result, label: str, docname: str) -> list[list[Cell]]:
     rows = []
     for variant in variants:
         numbers = {key.split(": ", 1)[1]: value for key, value in result.extra.items() if key.startswith(f"{variant}: ")}
-        link = _label_link(label, f"{variant} ({result.title})", docname)
+        link = _label_link(label, f"{variant} ({result.title.split(' (')[0]})", docname)  # e.g. "DCGAN (GAN techniques)"
         rows.append(_gan_row([link], numbers, steps, numbers.get("seconds", math.nan)))
     return rows
 
