@@ -218,8 +218,11 @@ def show_image_rows(
 def plot_gan_history(history: GanHistory, *, title: str = "Adversarial training") -> Figure:
     """Generator and discriminator losses, and :math:`D(x)` / :math:`D(G(z))`, over training.
 
-    For a Wasserstein critic the right panel shows the mean critic scores instead of
-    probabilities; their gap is the critic's estimate of the Wasserstein distance.
+    For a discriminator that returns unbounded scores (a Wasserstein critic, the hinge
+    loss) the right panel shows the mean scores instead of probabilities; for a critic
+    their gap is its estimate of the Wasserstein distance. The dashed line on the left is
+    the discriminator's loss when it cannot tell real from generated: :math:`2 \\log 2` for
+    the cross-entropy game, 2 for the hinge loss (both scores 0).
 
     Args:
         history: A history from :func:`~mlcheatsheet.training.adversarial.fit_gan`.
@@ -231,20 +234,26 @@ def plot_gan_history(history: GanHistory, *, title: str = "Adversarial training"
     fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
     steps = np.asarray(history.log_steps)
     wasserstein = history.loss == "wgan-gp"
+    probabilities = history.loss in ("non-saturating", "minimax")
     ax_loss.plot(steps, history.generator_loss, label="generator")
     ax_loss.plot(steps, history.discriminator_loss, label="critic (with penalty)" if wasserstein else "discriminator")
-    if not wasserstein:
+    if probabilities:
         ax_loss.axhline(2 * math.log(2), color="grey", lw=0.8, ls="--", label=r"$2\log 2$ (D at chance)")
+    elif not wasserstein:
+        ax_loss.axhline(2.0, color="grey", lw=0.8, ls="--", label="2 (D scores 0: at chance)")
     ax_loss.set(xlabel="generator step", ylabel="loss", title="Losses")
     ax_loss.legend(fontsize=8)
     ax_loss.grid(alpha=0.3)
     ax_d.plot(steps, history.d_real, label="real images", color="C2")
     ax_d.plot(steps, history.d_fake, label="generated images", color="C3")
-    if wasserstein:
-        ax_d.set(xlabel="generator step", ylabel="mean critic score", title="Critic scores f(x) and f(G(z))")
-    else:
+    if probabilities:
         ax_d.axhline(0.5, color="grey", lw=0.8, ls="--", label="0.5 (cannot tell)")
         ax_d.set(xlabel="generator step", ylabel="mean probability 'real'", title="D(x) and D(G(z))", ylim=(0, 1))
+    else:
+        what = "critic" if wasserstein else "discriminator"
+        if not wasserstein:  # the hinge margins sit at +1 and -1 around it; a critic's scores may shift freely
+            ax_d.axhline(0.0, color="grey", lw=0.8, ls="--", label="0 (cannot tell)")
+        ax_d.set(xlabel="generator step", ylabel=f"mean {what} score", title=f"{what.capitalize()} scores of real and generated images")
     ax_d.legend(fontsize=8)
     ax_d.grid(alpha=0.3)
     fig.suptitle(title)

@@ -479,3 +479,17 @@ def test_a_spectrally_normalised_dcgan_discriminator_has_unit_singular_values_an
         assert torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
     with pytest.raises(ValueError, match="choose batch_norm or spectral_norm, not both"):
         DCGANDiscriminator(spectral_norm=True)
+
+
+@pytest.mark.parametrize(("loss", "right_title", "bounded"), [("non-saturating", "D(x) and D(G(z))", True),
+                                                             ("hinge", "Discriminator scores of real and generated images", False),
+                                                             ("wgan-gp", "Critic scores of real and generated images", False)])
+def test_the_gan_history_figure_shows_probabilities_only_for_the_cross_entropy_game(loss: str, right_title: str, bounded: bool) -> None:
+    from mlcheatsheet.plotting import plot_gan_history
+    from mlcheatsheet.training import GanHistory
+
+    history = GanHistory(loss=loss, log_steps=[1, 2], generator_loss=[0.1, 0.2], discriminator_loss=[1.9, 1.8],
+                         d_real=[0.4, 1.6], d_fake=[-0.3, -1.2])
+    _, right = plot_gan_history(history).axes
+    assert right.get_title() == right_title
+    assert (right.get_ylim() == (0.0, 1.0)) == bounded  # scores of 1.6 and -1.2 stay visible

@@ -149,8 +149,8 @@ class GanHistory:
         seconds: Wall-clock seconds since the start, at each logged interval.
         generator_loss: Mean generator loss over each interval.
         discriminator_loss: Mean discriminator (critic) loss over each interval, penalty included.
-        d_real: Mean :math:`D(x)` over each interval (critic score for WGAN-GP).
-        d_fake: Mean :math:`D(G(z))` over each interval (critic score for WGAN-GP).
+        d_real: Mean :math:`D(x)` over each interval (the score itself for WGAN-GP and the hinge loss).
+        d_fake: Mean :math:`D(G(z))` over each interval (the score itself for WGAN-GP and the hinge loss).
         gradient_penalty: Mean gradient penalty per interval (WGAN-GP only).
         eval_steps: Generator steps at which samples were evaluated (0 = before training).
         fid: FID of the evaluated generator against the scorer's ``"selection"`` reference (model selection).
