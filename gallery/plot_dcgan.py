@@ -104,9 +104,10 @@ history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=
 print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept the generator of step {history.best_step:,}")
 
 # %%
-# What a healthy game looks like: the discriminator's hinge loss stays away from 0 (it
-# starts near 2, both scores near 0), and the score of real images stays above that of
-# generated ones without the two drifting apart for good. The curves are this run's.
+# What a healthy game looks like: the discriminator's hinge loss stays away from 0 (the
+# dashed line, 2, is its value when both scores are 0 and it cannot tell the images
+# apart), and the score of real images stays above that of generated ones without the two
+# drifting apart for good. The curves are this run's.
 from mlcheatsheet.plotting import plot_gan_history
 
 _ = plot_gan_history(history, title="DCGAN on handwritten digits")
