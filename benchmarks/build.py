@@ -65,7 +65,7 @@ SHARES: dict[str, float] = {  # the fresh full build of 2026-12-01 11:20 (6 m 48
     "plot_vae.py": 120,  # 113.8 s
     "plot_gan.py": 40,  # 35.6 s
     "plot_dcgan.py": 120,  # 112.8 s
-    "plot_wgan_gp.py": 80,  # 73.1 s
+    "plot_wgan_gp.py": 150,  # 800 steps since 2026-12-01 14:45: 129 s of training alone, beside another run
     "plot_conditional_dcgan.py": 50,  # 44.1 s
     "plot_sagan.py": 90,  # 82 s in the fresh full build of 2026-12-01 13:55 (its first)
     "plot_gan_techniques.py": 160,  # 154 s, same build: five DCGAN variants of 500 steps each

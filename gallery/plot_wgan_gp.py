@@ -37,14 +37,15 @@ print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — FID f
 # %%
 # The models
 # ----------
-# The generator is the DCGAN's. The critic is the DCGAN discriminator without BatchNorm:
-# the penalty constrains the gradient of each image's score with respect to that image,
-# which BatchNorm (mixing the images of a batch) would make meaningless.
+# The generator is the DCGAN example's, with its 16 noise numbers. The critic is the DCGAN
+# discriminator without BatchNorm: the penalty constrains the gradient of each image's
+# score with respect to that image, which BatchNorm (mixing the images of a batch) would
+# make meaningless.
 from mlcheatsheet.models import DCGANGenerator, WGANCritic
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-generator = DCGANGenerator(latent_dim=64, base_channels=32, image_shape=data.image_shape)
+generator = DCGANGenerator(latent_dim=16, base_channels=32, image_shape=data.image_shape)
 critic = WGANCritic(image_shape=data.image_shape, base_channels=32)
 critic
 
@@ -60,14 +61,14 @@ print(f"Generator: {count_parameters(generator):,} parameters — critic: {count
 # :math:`\lambda = 10`; the generator minimises :math:`-\mathbb{E}[f(G(z))]`. The critic
 # takes several steps per generator step (three here, five in the paper, to fit the build
 # budget) and Adam runs with :math:`\beta_1 = 0`, as in the paper, but with a learning
-# rate ten times the paper's :math:`10^{-4}`: a build has a few hundred generator steps,
+# rate twenty times the paper's :math:`10^{-4}`: a build has hundreds of generator steps,
 # not a hundred thousand, and the moving average of the generator's weights smooths
 # the noise a large step brings.
 from mlcheatsheet.training import GanConfig, fit_gan
 
 config = GanConfig(
     steps=budget.steps, batch_size=budget.batch_size, loss="wgan-gp", critic_steps=3, gp_weight=10.0,
-    lr_generator=1e-3, lr_discriminator=1e-3, betas=(0.0, 0.9), ema=0.999,
+    lr_generator=2e-3, lr_discriminator=2e-3, betas=(0.0, 0.9), ema=0.999,
     eval_every=max(budget.steps // 8, 25), log_every=max(1, budget.steps // 60),
 )
 history = fit_gan(generator, critic, data, config, scorer=scorer, device=device)

@@ -200,7 +200,7 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
     },
     "wgan_gp": {
         "quick": Budget(steps=10, batch_size=64),
-        "full": Budget(steps=400, batch_size=64),
+        "full": Budget(steps=800, batch_size=64),
         "gpu": Budget(steps=4000, batch_size=64, dataset="mnist"),
     },
     "conditional_dcgan": {
