@@ -55,30 +55,28 @@ MinibatchDiscriminator(image_shape=data.image_shape, base_channels=32).minibatch
 
 # %%
 # Every run starts from the same seed, so the networks they share start from the same
-# weights and see the same batches and noise.
-from dataclasses import replace
+# weights and see the same batches and noise; ``fit_gan_variants`` trains each variant
+# with the shared config and its one change, then scores its kept generator.
+from functools import partial
 
-from mlcheatsheet.runtime import seed_everything
-from mlcheatsheet.training import GanConfig, fit_gan, score_generator
+from mlcheatsheet.training import GanConfig, GanVariant, fit_gan_variants
 
 base = GanConfig(steps=budget.steps, batch_size=budget.batch_size, lr_generator=2e-3, lr_discriminator=4e-3,
                  betas=(0.0, 0.999), ema=0.999, eval_every=max(budget.steps // 6, 10), log_every=max(1, budget.steps // 30),
                  fixed_samples=256)
+generator = partial(DCGANGenerator, image_shape=data.image_shape, latent_dim=16, base_channels=32)
+discriminator = partial(DCGANDiscriminator, image_shape=data.image_shape, base_channels=32)
 variants = {
-    "DCGAN": (DCGANGenerator, DCGANDiscriminator, {}),
-    "label smoothing": (DCGANGenerator, DCGANDiscriminator, {"label_smoothing": 0.1}),
-    "feature matching": (DCGANGenerator, DCGANDiscriminator, {"feature_matching": True}),
-    "minibatch discrimination": (DCGANGenerator, MinibatchDiscriminator, {}),
-    "upsample + conv": (UpsampleGenerator, DCGANDiscriminator, {}),
+    "DCGAN": GanVariant(generator, discriminator),
+    "label smoothing": GanVariant(generator, discriminator, {"label_smoothing": 0.1}),
+    "feature matching": GanVariant(generator, discriminator, {"feature_matching": True}),
+    "minibatch discrimination": GanVariant(generator, partial(MinibatchDiscriminator, image_shape=data.image_shape, base_channels=32)),
+    "upsample + conv": GanVariant(partial(UpsampleGenerator, image_shape=data.image_shape, latent_dim=16, base_channels=32),
+                                  discriminator),
 }
-runs = {}
-for name, (make_generator, make_discriminator, settings) in variants.items():
-    seed_everything(0)
-    generator = make_generator(image_shape=data.image_shape, latent_dim=16, base_channels=32)
-    discriminator = make_discriminator(image_shape=data.image_shape, base_channels=32)
-    history = fit_gan(generator, discriminator, data, replace(base, **settings), scorer=scorer, device=device)
-    runs[name] = (generator, history, score_generator(generator, scorer, draws=10))
-    print(f"{name}: {history.steps:,} steps in {history.total_seconds:.1f} s")
+runs = fit_gan_variants(variants, data, base, scorer=scorer, device=device)
+for name, run in runs.items():
+    print(f"{name}: {run.history.steps:,} steps in {run.history.total_seconds:.1f} s")
 
 # %%
 # Results
@@ -87,9 +85,10 @@ for name, (make_generator, make_discriminator, settings) in variants.items():
 # held-out digits: FID with its 95% interval over the draws, the rarest class's share and
 # the classifier's mean confidence pooled over the draws.
 print(f"{'variant':<26} {'FID [95% interval]':>22} {'FID / floor':>11} {'rarest class':>12} {'confidence':>10} {'seconds':>8}")
-for name, (_, history, quality) in runs.items():
+for name, run in runs.items():
+    quality = run.quality
     print(f"{name:<26} {quality.fid_interval.format():>22} {quality.ratio:>10.1f}x {100 * quality.min_class_share:>11.1f}% "
-          f"{quality.mean_confidence:>10.3f} {history.total_seconds:>8.1f}")
+          f"{quality.mean_confidence:>10.3f} {run.history.total_seconds:>8.1f}")
 
 # %%
 # Each variant against the plain DCGAN, by Welch's t-test on the draws' FIDs. The draws
@@ -97,9 +96,9 @@ for name, (_, history, quality) in runs.items():
 # move it: a difference beyond their noise is a difference between these runs.
 from mlcheatsheet.findings import compare_fids
 
-plain = runs["DCGAN"][2]
-for name, (_, _, quality) in list(runs.items())[1:]:
-    print(compare_fids(name, quality.fid_draws, "DCGAN", plain.fid_draws).sentence())
+plain = runs["DCGAN"].quality
+for name, run in list(runs.items())[1:]:
+    print(compare_fids(name, run.quality.fid_draws, "DCGAN", plain.fid_draws).sentence())
 
 # %%
 # The same twelve noise vectors through every kept generator, one row per variant.
@@ -107,7 +106,7 @@ from mlcheatsheet.plotting import show_image_rows
 from mlcheatsheet.training import sample_images
 
 noise = torch.randn(12, 16, generator=torch.Generator().manual_seed(1)).to(device)
-rows = torch.stack([sample_images(generator, noise).cpu() for generator, _, _ in runs.values()])  # (5, 12, 1, 28, 28)
+rows = torch.stack([sample_images(run.generator, noise).cpu() for run in runs.values()])  # (5, 12, 1, 28, 28)
 _ = show_image_rows(rows, row_labels=list(runs), title=f"Samples after {budget.steps:,} steps, same noise in every row")
 
 # %%
@@ -126,13 +125,13 @@ from mlcheatsheet.metrics import checkerboard_share, power_spectrum
 
 measured = {"real digits": data.x_test[:256]}
 for name in ("DCGAN", "upsample + conv"):
-    history = runs[name][1]
+    history = runs[name].history
     for i in (0, 1, -1):
         measured[f"{name}, step {history.eval_steps[i]:,}"] = history.snapshots[i]
 shares = {name: checkerboard_share(images) for name, images in measured.items()}
 for name, share in shares.items():
     print(f"{name:<28} highest-frequency power: {mean_interval(100 * share).format()}% of the image's")
-for step in runs["DCGAN"][1].eval_steps[:2]:
+for step in runs["DCGAN"].history.eval_steps[:2]:
     print(compare_independent("transposed", 100 * shares[f"DCGAN, step {step:,}"], "upsample + conv",
                               100 * shares[f"upsample + conv, step {step:,}"], lower_is_better=None, unit="images",
                               what=f"highest-frequency power (% of the image's) at step {step:,}").sentence())
@@ -152,19 +151,19 @@ _ = plot_power_spectra({name: power_spectrum(images) for name, images in measure
 from mlcheatsheet.report import report_result
 
 _ = report_result(
-    "gan_techniques", title="GAN techniques (ablation)", data=data, device=device, model=runs["DCGAN"][0],
-    histories=[history for _, history, _ in runs.values()], metric="FID, plain DCGAN (classifier features)",
+    "gan_techniques", title="GAN techniques (ablation)", data=data, device=device, model=runs["DCGAN"].generator,
+    histories=[run.history for run in runs.values()], metric="FID, plain DCGAN (classifier features)",
     value=plain.fid, interval=plain.fid_interval, higher_is_better=False,
     extra={**plain.record(), "steps per variant": budget.steps,
-           **{f"{name}: {key}": value for name, (_, _, q) in runs.items() for key, value in q.record().items()},
-           **{f"{name}: seconds": history.total_seconds for name, (_, history, _) in runs.items()}},
+           **{f"{name}: {key}": value for name, run in runs.items() for key, value in run.quality.record().items()},
+           **{f"{name}: seconds": run.history.total_seconds for name, run in runs.items()}},
 )
 
 # %%
 # Where to go next
 # ----------------
-# Combine techniques (``replace(base, label_smoothing=0.1, feature_matching=True)``), give
+# Combine techniques (``GanVariant(generator, discriminator, {"label_smoothing": 0.1, "feature_matching": True})``), give
 # every run more steps (``budget.steps``) to see whether a difference grows or fades, or
-# change the seed of ``seed_everything`` to see how much of a difference one training run
+# pass another ``seed`` to ``fit_gan_variants`` to see how much of a difference one training run
 # can show. The :ref:`SAGAN example <sphx_glr_auto_examples_plot_sagan.py>` adds
 # self-attention and spectral normalisation.

@@ -493,3 +493,20 @@ def test_the_gan_history_figure_shows_probabilities_only_for_the_cross_entropy_g
     _, right = plot_gan_history(history).axes
     assert right.get_title() == right_title
     assert (right.get_ylim() == (0.0, 1.0)) == bounded  # scores of 1.6 and -1.2 stay visible
+
+
+def test_variants_start_from_one_seed_and_differ_only_in_their_change(mnist5k, scorer) -> None:
+    from functools import partial
+
+    from mlcheatsheet.training import GanVariant, fit_gan_variants
+
+    data = mnist5k.subset(max_train=128)
+    g, d = partial(DCGANGenerator, latent_dim=8, base_channels=8), partial(DCGANDiscriminator, base_channels=8)
+    variants = {"a": GanVariant(g, d), "b": GanVariant(g, d), "smoothed": GanVariant(g, d, {"label_smoothing": 0.1})}
+    runs = fit_gan_variants(variants, data, _short(eval_samples=1000), scorer=scorer, device="cpu", draws=2)
+    assert list(runs) == ["a", "b", "smoothed"]
+    assert runs["a"].history.generator_loss == runs["b"].history.generator_loss
+    assert runs["a"].quality.fid == runs["b"].quality.fid and len(runs["a"].quality.fid_draws) == 2
+    assert runs["smoothed"].history.discriminator_loss != runs["a"].history.discriminator_loss
+    with pytest.raises(ValueError, match="variant 'x' changes unknown GanConfig settings: smoothing"):
+        fit_gan_variants({"x": GanVariant(g, d, {"smoothing": 0.1})}, data, _short(), scorer=scorer)

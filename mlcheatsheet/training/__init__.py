@@ -6,6 +6,7 @@
   ``fit_vae`` and their ``evaluate_*`` functions.
 - :mod:`~mlcheatsheet.training.adversarial`: ``fit_gan`` and the two updates it alternates,
   ``discriminator_step`` and ``generator_step``.
+- :mod:`~mlcheatsheet.training.variants`: ``fit_gan_variants``, GAN variants trained on equal terms.
 - :mod:`~mlcheatsheet.training.scorer`: ``fid_scorer``, the classifier behind FID.
 
 The names below are re-exported here, where the gallery and earlier code import them from;
@@ -28,12 +29,15 @@ from .engine import (
 )
 from .objectives import classified_correctly, evaluate_autoencoder, evaluate_classifier, evaluate_vae, fit_autoencoder, fit_classifier, fit_vae, negative_elbo_per_image, reconstruction_errors
 from .scorer import fid_scorer
+from .variants import GanRun, GanVariant, fit_gan_variants
 
 __all__ = [
     "THREADS_ENV",
     "GanCollapseWarning",
     "GanConfig",
     "GanHistory",
+    "GanRun",
+    "GanVariant",
     "History",
     "TrainConfig",
     "TrainingDivergedError",
@@ -51,6 +55,7 @@ __all__ = [
     "fit_autoencoder",
     "fit_classifier",
     "fit_gan",
+    "fit_gan_variants",
     "fit_vae",
     "freeze_backbone",
     "input_gradient_per_row",
