@@ -89,12 +89,10 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # what one noise vector gives for every class — whether it carries a "style" (slant,
 # stroke width) across the digits is what to look for.
 from mlcheatsheet.plotting import show_image_rows
-from mlcheatsheet.training import sample_images
+from mlcheatsheet.training import sample_class_grid
 
-k = data.num_classes
 style = torch.randn(10, generator.latent_dim, generator=torch.Generator().manual_seed(2)).to(device)
-labels = torch.arange(k, device=device).repeat_interleave(10)  # (10 K,): 0 0 ... 1 1 ...
-grid = sample_images(generator, style.repeat(k, 1), labels).unflatten(0, (k, 10))
+grid = sample_class_grid(generator, style, data.num_classes)  # (K, 10, C, H, W)
 _ = show_image_rows(grid.cpu(), row_labels=[f"asked {c}" for c in data.classes], title="One row per requested class")
 
 # %%

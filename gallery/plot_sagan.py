@@ -85,12 +85,10 @@ _ = plot_gan_history(history, title="SAGAN (hinge loss)")
 # -------
 # One row per requested class, the same noise down each column.
 from mlcheatsheet.plotting import show_image_rows
-from mlcheatsheet.training import sample_images
+from mlcheatsheet.training import sample_class_grid
 
-k = data.num_classes
 style = torch.randn(10, generator.latent_dim, generator=torch.Generator().manual_seed(2)).to(device)
-labels = torch.arange(k, device=device).repeat_interleave(10)  # (10 K,): 0 0 ... 1 1 ...
-grid = sample_images(generator, style.repeat(k, 1), labels).unflatten(0, (k, 10))
+grid = sample_class_grid(generator, style, data.num_classes)  # (K, 10, C, H, W)
 _ = show_image_rows(grid.cpu(), row_labels=[f"asked {c}" for c in data.classes], title="SAGAN samples, one row per requested class")
 
 # %%
@@ -98,16 +96,13 @@ _ = show_image_rows(grid.cpu(), row_labels=[f"asked {c}" for c in data.classes],
 # every class equally often, scored against the held-out images: FID with its interval
 # over the sets, the share of each class with its Wilson interval (pooled over the sets),
 # and the share classified as the requested class.
-from mlcheatsheet.findings import accuracy_interval
 from mlcheatsheet.training import score_generator
 
 quality = score_generator(generator, scorer, draws=10)
 print(quality.summary())
 print(history.collapse_report(quality, data.classes))
-pooled = 10 * scorer.num_reference
-for name, share in zip(data.classes, quality.class_shares.tolist()):
-    drawn = torch.arange(pooled) < round(share * pooled)  # one flag per pooled sample: classified as this class?
-    print(f"  class {name}: {accuracy_interval(drawn).format('%')} of the samples")
+for name, interval in zip(data.classes, quality.class_intervals()):
+    print(f"  class {name}: {interval.format('%')} of the {interval.n:,} samples")
 print(f"Classified as the requested class: {quality.conditional_interval.format('%')} "
       f"(the classifier gets {100 * scorer.accuracy:.1f}% of real held-out images right)")
 
@@ -119,6 +114,7 @@ print(f"Classified as the requested class: {quality.conditional_interval.format(
 # crosses) of three generated images, and the map of each, enlarged to the image's size. A map that is a bright spot around its cross looks locally, like a
 # convolution; one spread along the strokes reads from far away.
 from mlcheatsheet.plotting import plot_attention_maps
+from mlcheatsheet.training import sample_images
 
 inputs = {}
 hook = generator.attention.register_forward_hook(lambda module, args, output: inputs.update(x=args[0]))

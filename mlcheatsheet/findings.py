@@ -33,6 +33,7 @@ __all__ = [
     "compare_independent",
     "compare_means",
     "mean_interval",
+    "share_interval",
 ]
 
 #: Confidence level of every interval, and 1 - the significance level of every test.
@@ -84,11 +85,21 @@ def accuracy_interval(correct: torch.Tensor | Sequence[bool]) -> Interval:
         correct: One boolean per test image: was it classified correctly?
     """
     hits = torch.as_tensor(correct, dtype=torch.bool).flatten()
-    n, k = len(hits), int(hits.sum())
-    if n == 0:
+    if len(hits) == 0:
         raise ValueError("an accuracy needs at least one scored image")
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=LEVEL, method="wilson")
-    return Interval(k / n, float(ci.low), float(ci.high), "Wilson", n)
+    return share_interval(int(hits.sum()), len(hits))
+
+
+def share_interval(count: int, n: int) -> Interval:
+    """The share ``count / n`` with Wilson's score interval (a class's share of ``n`` samples, say).
+
+    Raises:
+        ValueError: ``n`` is not positive, or ``count`` is not between 0 and ``n``.
+    """
+    if n < 1 or not 0 <= count <= n:
+        raise ValueError(f"a share needs 0 <= count <= n and n >= 1, got count={count}, n={n}")
+    ci = stats.binomtest(count, n).proportion_ci(confidence_level=LEVEL, method="wilson")
+    return Interval(count / n, float(ci.low), float(ci.high), "Wilson", n)
 
 
 def mean_interval(values: torch.Tensor | Sequence[float]) -> Interval:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
-from .findings import Interval, accuracy_interval, mean_interval
+from .findings import Interval, accuracy_interval, mean_interval, share_interval
 
 __all__ = [
     "FIDClassifier",
@@ -193,6 +193,7 @@ class SampleQuality:
             (:func:`~mlcheatsheet.findings.compare_fids`).
         real_confidence: The classifier's mean top probability on real held-out images, the
             scale for ``mean_confidence`` (``nan`` when unknown).
+        num_samples: How many samples the shares pool (0 when unknown).
     """
 
     fid: float
@@ -204,6 +205,7 @@ class SampleQuality:
     conditional_interval: Interval | None = None
     fid_draws: tuple[float, ...] = ()
     real_confidence: float = float("nan")
+    num_samples: int = 0
 
     @property
     def ratio(self) -> float:
@@ -214,6 +216,16 @@ class SampleQuality:
     def min_class_share(self) -> float:
         """Share of the rarest class (0.1 for 10 evenly covered classes)."""
         return float(self.class_shares.min())
+
+    def class_intervals(self) -> list[Interval]:
+        """Each class's share of the pooled samples with its Wilson interval.
+
+        Raises:
+            ValueError: The number of samples is not known (a quality built by hand without ``num_samples``).
+        """
+        if self.num_samples < 1:
+            raise ValueError("class intervals need num_samples, the number of samples the shares pool")
+        return [share_interval(round(float(share) * self.num_samples), self.num_samples) for share in self.class_shares]
 
     def rare_classes(self, classes: Sequence[str], *, threshold: float = 0.05) -> list[tuple[str, float]]:
         """The classes holding less than ``threshold`` of the samples, with their shares."""
@@ -353,6 +365,7 @@ class FIDScorer:
             conditional_interval=accuracy_interval(hits) if hits is not None else None,
             fid_draws=tuple(fids) if len(fids) > 1 else (),
             real_confidence=self.real_confidence,
+            num_samples=len(pooled),
         )
 
 

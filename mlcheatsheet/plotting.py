@@ -15,6 +15,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .training import GanHistory, History
+from .training.adversarial import OBJECTIVES
 
 __all__ = [
     "plot_attention_maps",
@@ -233,8 +234,8 @@ def plot_gan_history(history: GanHistory, *, title: str = "Adversarial training"
     """
     fig, (ax_loss, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
     steps = np.asarray(history.log_steps)
-    wasserstein = history.loss == "wgan-gp"
-    probabilities = history.loss in ("non-saturating", "minimax")
+    objective = OBJECTIVES[history.loss]
+    wasserstein, probabilities = objective.gradient_penalty, objective.probabilities
     ax_loss.plot(steps, history.generator_loss, label="generator")
     ax_loss.plot(steps, history.discriminator_loss, label="critic (with penalty)" if wasserstein else "discriminator")
     if probabilities:

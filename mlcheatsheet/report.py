@@ -127,6 +127,15 @@ class Result:
             f"{self.steps:,} steps in {self.train_seconds:.1f} s on {self.device} | data: {self.dataset}"
         )
 
+    def variants(self) -> dict[str, dict[str, float]]:
+        """An ablation's variants and their numbers, from the ``extra`` keys ``"<variant>: <number>"`` (empty otherwise)."""
+        found: dict[str, dict[str, float]] = {}
+        for key, value in self.extra.items():
+            if ": " in key:
+                variant, number = key.split(": ", 1)
+                found.setdefault(variant, {})[number] = value
+        return found
+
     def quality_target(self) -> Target | None:
         """The recorded target as a :class:`~mlcheatsheet.budgets.Target`, or ``None``."""
         return Target(**self.target) if self.target else None  # type: ignore[arg-type]

@@ -264,6 +264,6 @@ def test_our_dcgan_recipe_is_the_gallery_scripts() -> None:
     sizes = {name: {kw.arg: ast.literal_eval(kw.value) for kw in calls[name] if kw.arg != "image_shape"} for name in names[1:]}
     assert sizes == {"DCGANGenerator": {"latent_dim": OUR_LATENT_DIM, "base_channels": BASE_CHANNELS},
                      "DCGANDiscriminator": {"base_channels": BASE_CHANNELS, "batch_norm": False, "spectral_norm": True}}
-    _, discriminator = _networks(load_dataset("mnist-5k"), OUR_LATENT_DIM, ours=True)  # what the benchmark trains
+    _, discriminator = _networks(load_dataset("mnist-5k"), ours=True)  # what the benchmark trains
     assert discriminator.head.weight.shape == (1, discriminator.feature_dim)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator.modules())

@@ -87,3 +87,21 @@ def test_a_neutral_measurement_says_which_is_lower_never_which_is_better() -> No
                                  what="power", lower_is_better=None, unit="images")
     assert result.winner is None and result.lower == "y"
     assert "y is lower than x in this run" in result.sentence() and "better" not in result.sentence()
+
+
+def test_a_share_has_the_wilson_interval_of_its_count() -> None:
+    from mlcheatsheet.findings import share_interval
+
+    assert share_interval(30, 1000) == accuracy_interval(torch.arange(1000) < 30)
+    with pytest.raises(ValueError, match="count=5, n=4"):
+        share_interval(5, 4)
+
+
+def test_an_ablation_record_lists_its_variants_and_a_plain_record_none() -> None:
+    from mlcheatsheet.report import Result
+
+    fields = {"example": "x", "title": "X", "dataset": "d", "source": "s", "device": "cpu", "parameters": 1,
+              "train_seconds": 1.0, "steps": 1, "metric": "FID", "value": 2.0}
+    ablation = Result(**fields, extra={"FID": 2.0, "plain: FID": 2.0, "plain: seconds": 3.0, "smoothed: FID": 2.5})
+    assert ablation.variants() == {"plain": {"FID": 2.0, "seconds": 3.0}, "smoothed": {"FID": 2.5}}
+    assert Result(**fields, extra={"FID": 2.0, "floor": 0.8}).variants() == {}

@@ -28,7 +28,7 @@ from mlcheatsheet.models.gan import (
     minimax_generator_loss,
     non_saturating_generator_loss,
 )
-from mlcheatsheet.training import GanCollapseWarning, GanConfig, detect_collapse, fit_gan
+from mlcheatsheet.training import GanCollapseWarning, GanConfig, detect_collapse, fit_gan, sample_images
 
 GAN_NAMES = (
     "gan-generator", "gan-discriminator", "dcgan-generator", "dcgan-discriminator", "wgan-gp-critic",
@@ -74,7 +74,7 @@ def test_every_registered_gan_model_builds_without_arguments(name: str) -> None:
     assert isinstance(build_model(name), nn.Module)
 
 
-def test_bad_input_gives_clear_errors() -> None:
+def test_bad_input_gives_clear_errors(mnist5k) -> None:
     with pytest.raises(ValueError, match=r"expects a batch of images of shape \(N, 1, 28, 28\), got \(2, 3, 28, 28\)"):
         DCGANDiscriminator()(torch.zeros(2, 3, 28, 28))
     with pytest.raises(ValueError, match=r"expects latent vectors of shape \(N, 64\), got \(2, 10\)"):
@@ -95,7 +95,7 @@ def test_bad_input_gives_clear_errors() -> None:
         GanConfig(loss="hinge", label_smoothing=0.1)
     with pytest.raises(ValueError, match="feature matching needs an unconditional discriminator"):
         fit_gan(ConditionalGenerator(latent_dim=8, base_channels=8), ConditionalDiscriminator(base_channels=8),
-                _digits(), GanConfig(steps=1, batch_size=4, feature_matching=True))
+                mnist5k.subset(max_train=64), GanConfig(steps=1, batch_size=4, feature_matching=True))
 
 
 # --- losses ------------------------------------------------------------------------------------------
@@ -253,12 +253,6 @@ def test_a_short_run_trains_each_model(kind: str, mnist5k, scorer) -> None:
         assert all(0 < p < 1 for p in history.d_real + history.d_fake)
     if kind == "conditional":
         assert all(0 <= a <= 1 for a in history.conditional_accuracy)
-
-
-def _digits():
-    from mlcheatsheet.data import load_dataset
-
-    return load_dataset("mnist-5k").subset(max_train=64)
 
 
 @pytest.mark.parametrize("kind", ["label smoothing", "feature matching", "minibatch", "upsample", "sagan-hinge", "sagan-wgan-gp"])
@@ -510,3 +504,18 @@ def test_variants_start_from_one_seed_and_differ_only_in_their_change(mnist5k, s
     assert runs["smoothed"].history.discriminator_loss != runs["a"].history.discriminator_loss
     with pytest.raises(ValueError, match="variant 'x' changes unknown GanConfig settings: smoothing"):
         fit_gan_variants({"x": GanVariant(g, d, {"smoothing": 0.1})}, data, _short(), scorer=scorer)
+
+
+def test_the_class_grid_draws_each_noise_vector_as_every_class_and_shares_have_wilson_intervals(scorer, mnist5k) -> None:
+    from mlcheatsheet.training import sample_class_grid
+
+    g = ConditionalGenerator(latent_dim=8, base_channels=8).eval()
+    noise = torch.randn(3, 8)
+    grid = sample_class_grid(g, noise, 10)
+    assert grid.shape == (10, 3, 1, 28, 28)
+    expected = sample_images(g, noise[1:2], torch.tensor([7]))[0]
+    torch.testing.assert_close(grid[7, 1], expected)
+    quality = scorer.score_draws([mnist5k.x_train[:1000], mnist5k.x_train[1000:2000]])
+    intervals = quality.class_intervals()
+    assert quality.num_samples == 2000 and [i.n for i in intervals] == [2000] * 10
+    assert all(i.low <= float(s) <= i.high for i, s in zip(intervals, quality.class_shares))

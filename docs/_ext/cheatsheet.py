@@ -322,23 +322,20 @@ class ResultsTable(SphinxDirective):
 
 
 # -- gan-comparison -------------------------------------------------------------------
-# The numbers every GAN example records (SampleQuality.record), and the prefix of an
-# ablation's variants: "<variant>: FID", "<variant>: seconds", ...
+# The numbers every GAN example records (SampleQuality.record); an ablation's variants are
+# read by Result.variants.
 _GAN_KEYS = ("FID", "floor")
 
 
 def _gan_rows(result: Result, label: str, docname: str) -> list[list[Cell]]:
     """The comparison rows of one GAN record: its headline generator, or each variant of an ablation."""
-    variants = dict.fromkeys(key.split(": ", 1)[0] for key in result.extra if ": " in key)
+    variants = result.variants()
     if not variants:
         return [_gan_row([_label_link(label, result.title, docname)], result.extra, result.steps, result.train_seconds)]
     steps = int(result.extra.get("steps per variant", 0))
-    rows = []
-    for variant in variants:
-        numbers = {key.split(": ", 1)[1]: value for key, value in result.extra.items() if key.startswith(f"{variant}: ")}
-        link = _label_link(label, f"{variant} ({result.title.split(' (')[0]})", docname)  # e.g. "DCGAN (GAN techniques)"
-        rows.append(_gan_row([link], numbers, steps, numbers.get("seconds", math.nan)))
-    return rows
+    return [_gan_row([_label_link(label, f"{variant} ({result.title.split(' (')[0]})", docname)],  # "DCGAN (GAN techniques)"
+                     numbers, steps, numbers.get("seconds", math.nan))
+            for variant, numbers in variants.items()]
 
 
 def _gan_row(name: list[nodes.Node], numbers: dict[str, float], steps: int, seconds: float) -> list[Cell]:

@@ -26,9 +26,9 @@ def _classifiers(results: list[Result]) -> list[Result]:
 
 
 def _generators(results: list[Result]) -> list[Result]:
-    # An ablation records its variants as "<variant>: <number>" and its time as their sum:
-    # one point at that time would place its headline generator wrongly.
-    return [r for r in results if "ratio" in r.extra and r.extra.get("floor") and not any(": " in key for key in r.extra)]
+    # An ablation's time is the sum of its variants': one point at that time would place its
+    # headline generator wrongly.
+    return [r for r in results if "ratio" in r.extra and r.extra.get("floor") and not r.variants()]
 
 
 def _error_bars(value: float, low: float, high: float) -> list[list[float]]:

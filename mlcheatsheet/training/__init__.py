@@ -16,7 +16,7 @@ so are the runtime and transfer helpers that used to live in this module.
 from ..metrics import input_gradient_per_row
 from ..runtime import THREADS_ENV, autocast, configure_backends, configure_threads, mixed_precision_dtype, use_channels_last
 from ..transfer import freeze_backbone, with_new_head
-from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_images, score_generator
+from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_class_grid, sample_images, score_generator
 from .engine import (
     History,
     TrainConfig,
@@ -64,6 +64,7 @@ __all__ = [
     "negative_elbo_per_image",
     "predict",
     "reconstruction_errors",
+    "sample_class_grid",
     "sample_images",
     "score_generator",
     "training_steps_taken",

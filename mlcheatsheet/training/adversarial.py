@@ -45,6 +45,7 @@ __all__ = [
     "discriminator_step",
     "fit_gan",
     "generator_step",
+    "sample_class_grid",
     "sample_images",
     "score_generator",
 ]
@@ -415,6 +416,23 @@ def sample_images(
         batch_labels = None if labels is None else labels[start : start + batch_size]
         chunks.append(_generate(generator, noise[start : start + batch_size], batch_labels).float())
     return (torch.cat(chunks) + 1) / 2
+
+
+@torch.no_grad()
+def sample_class_grid(generator: nn.Module, noise: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Every noise vector drawn as every class by a conditional generator, one row per class.
+
+    Args:
+        generator: A conditional generator, called as ``generator(z, labels)``.
+        noise: :math:`S` latent vectors, :math:`(S, Z)`, on the generator's device.
+        num_classes: Number of classes :math:`K`.
+
+    Returns:
+        Images :math:`(K, S, C, H, W)` with pixels in :math:`[0, 1]`: row :math:`k` asks for
+        class :math:`k`, and column :math:`s` uses ``noise[s]`` in every row.
+    """
+    labels = torch.arange(num_classes, device=noise.device).repeat_interleave(len(noise))  # (K S,): 0 0 ... 1 1 ...
+    return sample_images(generator, noise.repeat(num_classes, 1), labels).unflatten(0, (num_classes, len(noise)))
 
 
 @torch.no_grad()
