@@ -114,7 +114,7 @@ _ = show_image_rows(rows, row_labels=list(runs), title=f"Samples after {budget.s
 # ----------------------
 # A transposed convolution paints each output pixel from a pattern of kernel taps that
 # repeats with the stride, so it can stamp a period-2 grid on the image; its signature is
-# power at the highest frequency the 28-pixel grid can hold. The share of each image's
+# power at the highest frequency the image's pixel grid can hold. The share of each image's
 # spectral power (its mean removed) in that row and column of the 2-D spectrum is
 # measured on the fixed noise batch of the transposed-convolution and the upsampling
 # generator at three moments: before training (the untrained layers, what each

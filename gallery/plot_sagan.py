@@ -142,7 +142,7 @@ _ = report_result(
 # ----------------
 # Set ``loss="wgan-gp", critic_steps=3`` in the config for a Wasserstein critic with a
 # gradient penalty instead of the hinge loss (``fit_gan`` then gives each interpolate the
-# real image's class), ``attention_size=7`` to move the attention to the 7×7 map, or run
-# the build on a GPU to train on CIFAR-10. The
+# real image's class), ``SAGANDiscriminator(attention_size=14)`` to give the discriminator
+# attention on its larger map as well, or run the build on a GPU to train on CIFAR-10. The
 # :ref:`techniques example <sphx_glr_auto_examples_plot_gan_techniques.py>` measures the
 # older remedies for unstable training against the plain DCGAN.
