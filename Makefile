@@ -21,13 +21,14 @@ MATHJAX := docs/_static/mathjax/tex-mml-chtml.js
 ORT_VERSION := 1.30.0
 ORT := docs/_static/ort/ort.wasm.min.js
 
-.PHONY: html html-quick html-noplot test bench bench-build clean help chromium shards
+.PHONY: html html-quick html-noplot plan test bench bench-build clean help chromium shards
 
 help:
 	@echo "make html         full site, every gallery script trained with its full budget"
 	@echo "make test         pytest, including a quick-mode docs build"
 	@echo "make html-quick   site with tiny training budgets (minutes)"
 	@echo "make html-noplot  site without executing the gallery"
+	@echo "make plan         what 'make html' would run, on which device and data, and for how long (DEVICE=cuda, MODE=quick)"
 	@echo "make bench        one table: training ratios vs a reference loop, and the last 'make html' (~5 min; BENCH_ARGS=--help)"
 	@echo "make bench-build  the build as ratios (~20 min): side by side vs one at a time, cached rebuilds"
 	@echo "make html FRESH=1 re-run every example, ignoring the cache of earlier runs"
@@ -83,6 +84,10 @@ html-quick: $(STAMP) $(MATHJAX) $(ORT)
 
 html-noplot: $(STAMP) $(MATHJAX) $(ORT)
 	MLCHEATSHEET_NOPLOT=1 $(BIN)/python -m sphinx -b html $(SPHINXOPTS) docs $(BUILDDIR)/html
+
+# A dry estimate of `make html`: nothing is trained. DEVICE=cuda plans a GPU build on any machine.
+plan: $(STAMP)
+	@$(BIN)/python docs/_ext/buildplan.py $(if $(DEVICE),--device $(DEVICE)) $(if $(MODE),--mode $(MODE))
 
 test: $(STAMP) $(MATHJAX) $(ORT) chromium
 	$(BIN)/python -m pytest

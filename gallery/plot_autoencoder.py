@@ -1,11 +1,12 @@
 """
-Autoencoders: how much of a digit survives a 32-number code?
-============================================================
+Autoencoders: how much of an image survives a 32-number code?
+=============================================================
 
-A digit has 784 pixels. How well do a few numbers rebuild it, how do a convolutional and
-a fully connected encoder compare at the same code size, and can the same architecture
-learn to remove noise it never saw in its targets? This example trains the
-package's :class:`~mlcheatsheet.models.autoencoder.Autoencoder` and
+An image has hundreds of pixels or more (784 for a 28×28 MNIST digit). How well do a
+few numbers rebuild it, how do a convolutional and a fully connected encoder compare at
+the same code size, and can the same architecture learn to remove noise it never saw in
+its targets? This example trains the package's
+:class:`~mlcheatsheet.models.autoencoder.Autoencoder` and
 :class:`~mlcheatsheet.models.autoencoder.ConvAutoencoder` while the documentation is built,
 without ever looking at a label.
 """
@@ -27,8 +28,8 @@ print(f"Device: {describe_device(device)} — build mode: {build_mode()} — bud
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%
-# The targets are the inputs themselves: grey levels in :math:`[0, 1]`. Twenty training
-# digits drawn at random:
+# The targets are the inputs themselves: pixel values in :math:`[0, 1]`. Twenty training
+# images drawn at random:
 from mlcheatsheet.plotting import show_images
 
 look = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(0))[:20]
@@ -39,8 +40,8 @@ _ = show_images(data.x_train[look], labels=data.y_train[look], classes=data.clas
 # ----------
 # Two autoencoders with the same 32-number code. The fully connected one squeezes the
 # pixels through layers of 512 and 128 units; the convolutional one uses two stride-2
-# convolutions (28 → 14 → 7 pixels) and a 256-unit layer; each decoder mirrors its
-# encoder, the convolutional one with transposed convolutions. Both decoders return
+# convolutions (28 → 14 → 7 pixels on MNIST) and a 256-unit layer; each decoder mirrors
+# its encoder, the convolutional one with transposed convolutions. Both decoders return
 # logits, one per pixel. A third, fully connected with a 12-number code, shows what a
 # smaller code costs.
 from mlcheatsheet.models import Autoencoder, ConvAutoencoder
@@ -64,31 +65,32 @@ for name, model in models.items():
 # The objective and training
 # --------------------------
 # With encoder :math:`f`, decoder :math:`g` and decoder logits :math:`\ell = g(f(x))`,
-# each pixel's grey level :math:`x_j` is scored by the Bernoulli cross-entropy
+# each pixel value :math:`x_j` (a grey level or one colour channel) is scored by the
+# Bernoulli cross-entropy
 #
 # .. math::
 #    \mathcal{L}(x) = -\frac{1}{D} \sum_{j=1}^{D} \big[x_j \log \sigma(\ell_j)
 #    + (1 - x_j) \log(1 - \sigma(\ell_j))\big],
 #
 # the cross-entropy of a Bernoulli whose mean is :math:`\sigma(\ell_j)` and whose target is
-# the grey level (its minimiser, like the squared error's, is the mean of the plausible
+# the pixel value (its minimiser, like the squared error's, is the mean of the plausible
 # targets, so neither loss removes the blur of averaging). Progress is *measured* as the
 # mean squared error per pixel of the reconstruction :math:`\sigma(\ell)` on the held-out
-# digits.
+# images.
 from mlcheatsheet.training import TrainConfig, fit_autoencoder
 
 config = TrainConfig(epochs=budget.epochs, batch_size=budget.batch_size, lr=3e-3)
 histories = {name: fit_autoencoder(model, data, config, device=device) for name, model in models.items()}
 for name, history in histories.items():
-    print(f"{name}: held-out MSE {history['test_mse'][-1]:.4f} per pixel on {len(data.x_test):,} digits — "
+    print(f"{name}: held-out MSE {history['test_mse'][-1]:.4f} per pixel on {len(data.x_test):,} images — "
           f"{history.steps:,} steps in {history.total_seconds:.1f} s")
 
 # %%
 # Fully connected versus convolutional, at the same code size
 # ------------------------------------------------------------
-# The convolutional model shares each filter across the image and rebuilds strokes from
-# local pieces. Each held-out digit's error is measured for both 32-number models and the
-# two are compared digit by digit (a paired t-test), with the 12-number model beside them:
+# The convolutional model shares each filter across the image and rebuilds it from local
+# pieces. Each held-out image's error is measured for both 32-number models and the two
+# are compared image by image (a paired t-test), with the 12-number model beside them:
 from mlcheatsheet.findings import compare_means, mean_interval
 from mlcheatsheet.plotting import plot_histories
 from mlcheatsheet.training import reconstruction_errors
@@ -98,27 +100,27 @@ held_out = data.to(device)
 test = held_out.x_test
 errors = {name: reconstruction_errors(model, test) for name, model in models.items()}
 for name, values in errors.items():
-    print(f"{name}: MSE per pixel {mean_interval(values).format()} (95% interval over {len(values):,} digits)")
+    print(f"{name}: MSE per pixel {mean_interval(values).format()} (95% interval over {len(values):,} images)")
 print(compare_means("convolutional, 32", errors["convolutional, 32"], "fully connected, 32", errors["fully connected, 32"],
                     what="MSE per pixel").sentence())
 
 # %%
-# Does a reconstruction still show the same digit? The classifier the GAN examples use as
+# Does a reconstruction still show the same class? The classifier the GAN examples use as
 # their judge (:func:`~mlcheatsheet.training.scorer.fid_scorer`, trained once per build on
-# digits disjoint from the held-out ones) labels the originals and each model's
+# images disjoint from the held-out ones) labels the originals and each model's
 # reconstructions; the share it still gets right is the measure, with 95% intervals.
 from mlcheatsheet.findings import accuracy_interval
 from mlcheatsheet.training import fid_scorer, predict
 
 judge = fid_scorer(data, device=device)
 labels = held_out.y_test.cpu()
-print(f"judge on the original held-out digits: {accuracy_interval(judge.classify(test) == labels).format('%')}")
+print(f"judge on the original held-out images: {accuracy_interval(judge.classify(test) == labels).format('%')}")
 for name, model in models.items():
     rebuilt_all = torch.sigmoid(predict(model, test))
     print(f"judge on the {name} reconstructions: {accuracy_interval(judge.classify(rebuilt_all) == labels).format('%')}")
 
 # %%
-# Input versus reconstruction for one held-out digit of each class.
+# Input versus reconstruction for one held-out image of each class.
 from mlcheatsheet.plotting import show_image_rows
 
 shown = torch.stack([torch.nonzero(data.y_test == k).flatten()[0] for k in range(data.num_classes)])
@@ -126,14 +128,14 @@ originals = data.x_test[shown]
 rebuilt = {name: torch.sigmoid(predict(model, test[shown.to(device)])).cpu() for name, model in models.items()}
 short = [name.replace("fully connected", "FC").replace("convolutional", "conv") for name in rebuilt]  # fits the margin
 _ = show_image_rows(torch.stack([originals, *rebuilt.values()]), row_labels=["input", *short],
-                    title="Held-out digits and their reconstructions")
+                    title="Held-out images and their reconstructions")
 
 # %%
 # A denoising autoencoder
 # -----------------------
 # Same convolutional architecture, but every training input is corrupted with Gaussian
 # noise of standard deviation 0.5 (clipped to :math:`[0, 1]`) while the target stays
-# clean. Copying the input is now useless: the model must learn what digits look like.
+# clean. Copying the input is now useless: the model must learn what the images look like.
 from mlcheatsheet.models.autoencoder import corrupt
 from mlcheatsheet.training import evaluate_autoencoder
 
@@ -148,19 +150,19 @@ print(f"Held-out MSE of the noisy input: {noisy_mse:.4f} — after denoising: {d
       f"{evaluate_autoencoder(conv, test, noise_std=noise_std)['mse']:.4f})")
 
 # %%
-# Noisy input, the denoiser's output, and the clean digit it never saw.
+# Noisy input, the denoiser's output, and the clean image it never saw.
 noisy_shown = noisy[shown.to(device)]
 denoised = torch.sigmoid(predict(denoiser, noisy_shown)).cpu()
 _ = show_image_rows(torch.stack([noisy_shown.cpu(), denoised, originals]), row_labels=["noisy", "denoised", "clean"],
-                    title=f"Denoising held-out digits (noise σ = {noise_std})")
+                    title=f"Denoising held-out images (noise σ = {noise_std})")
 
 # %%
 # What the code has learned
 # -------------------------
 # A code of two numbers can be drawn directly. One more autoencoder, fully connected with
-# a 2-number code, is trained like the others, and the codes of the held-out digits are
+# a 2-number code, is trained like the others, and the codes of the held-out images are
 # drawn coloured by the labels it never saw. How well the classes separate in that plane
-# is measured by a 5-nearest-neighbour vote among the training digits' codes, next to
+# is measured by a 5-nearest-neighbour vote among the training images' codes, next to
 # the same vote on the raw pixels.
 from mlcheatsheet.metrics import confusion_matrix, nearest_neighbour_labels
 from mlcheatsheet.plotting import plot_codes_2d
@@ -172,7 +174,7 @@ print(f"2-number code: held-out MSE {history_2d['test_mse'][-1]:.4f} per pixel")
 with torch.inference_mode():
     codes = dense_2d.encode(test).float().cpu()
     train_codes = dense_2d.encode(held_out.x_train).float().cpu()
-_ = plot_codes_2d(codes, data.y_test, data.classes, title="2-number codes of the held-out digits")
+_ = plot_codes_2d(codes, data.y_test, data.classes, title="2-number codes of the held-out images")
 train_labels = held_out.y_train.cpu()
 votes = nearest_neighbour_labels(train_codes, train_labels, codes)
 knn_codes = votes == labels
@@ -181,11 +183,11 @@ print(f"5-nearest-neighbour accuracy on the 2-number codes: {accuracy_interval(k
       f"on the {pixels} raw pixels: {accuracy_interval(knn_pixels).format('%')}; chance: {100 / data.num_classes:.0f}%")
 
 # %%
-# Which digits share the plane? The pairs the nearest-neighbour vote on the codes confuses
+# Which classes share the plane? The pairs the nearest-neighbour vote on the codes confuses
 # most often, in both directions:
 counts = confusion_matrix(votes, labels, data.num_classes)
 pairs = sorted(((int(counts[i, j] + counts[j, i]), i, j) for i in range(data.num_classes) for j in range(i)), reverse=True)
-print("Most confused pairs: " + "; ".join(f"{data.classes[j]} and {data.classes[i]} ({n} held-out digits voted as the other)"
+print("Most confused pairs: " + "; ".join(f"{data.classes[j]} and {data.classes[i]} ({n} held-out images voted as the other)"
                                        for n, i, j in pairs[:4]))
 
 # %%
@@ -219,7 +221,7 @@ _ = report_result(
 # %%
 # Where to go next
 # ----------------
-# Nothing in this objective says what lies between the codes of two training digits, or
+# Nothing in this objective says what lies between the codes of two training images, or
 # where to draw a new code from: decode a point halfway between two codes, or a random
 # one, and see. The :ref:`variational autoencoder <sphx_glr_auto_examples_plot_vae.py>`
 # makes the code space a distribution you can sample from. For codes larger than two numbers, a

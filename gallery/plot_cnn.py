@@ -1,19 +1,19 @@
 """
-Convolutional network on handwritten digits
-===========================================
+Convolutional network: small filters slid across the image
+==========================================================
 
 What does a network gain by looking at an image through small filters that it slides
 across the whole picture? This example trains the package's
 :class:`~mlcheatsheet.models.cnn.CNN` while the documentation is built, then opens it up:
-the filters it learned, what they respond to in one digit, and the digits it still gets
-wrong.
+the filters it learned, what they respond to in one test image, and the images it still
+gets wrong.
 """
 
 # %%
 # Device and data
 # ---------------
-# The same digits as the MLP example, so the two can be compared number for number. The
-# line below says which source this build used.
+# The same images as the MLP example on a CPU build, so the two can be compared number
+# for number. The line below says which data and source this build used.
 import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
@@ -36,7 +36,8 @@ _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classe
 # The model
 # ---------
 # Three stages of ``3×3 convolution → BatchNorm → ReLU → 2×2 max-pool`` with 32, 64 and
-# 128 channels take a 28×28 digit down to 128 maps of 3×3; one linear layer reads them.
+# 128 channels take a 28×28 MNIST digit down to 128 maps of 3×3 (a 32×32 CIFAR-10 photo
+# to 4×4); one linear layer reads them.
 # Most of the parameters sit in the convolutions, and each is reused at every position.
 from mlcheatsheet.models import CNN, MLP
 from mlcheatsheet.training import count_parameters
@@ -72,13 +73,13 @@ print(f"Held-out accuracy: {accuracy.format('%')} (95% interval) on {accuracy.n:
 # The loss and the held-out accuracy per epoch.
 from mlcheatsheet.plotting import plot_history
 
-_ = plot_history(history, title="CNN on handwritten digits")
+_ = plot_history(history, title=f"CNN on {data.name}")
 
 # %%
 # What the network learned
 # ------------------------
 # The 32 filters of the first layer, each a 3×3 patch of weights (bright = positive).
-# Filters of this kind are often oriented edge and stroke detectors, like the
+# Filters of this kind are often oriented edge and line detectors, like the
 # hand-designed features that came before; the figure shows what this run learned.
 from mlcheatsheet.plotting import plot_filters
 
@@ -86,15 +87,16 @@ model = model.cpu()
 _ = plot_filters(model.features[0].weight, title="Learned first-layer filters (3×3)")
 
 # %%
-# The feature maps of one test digit after each stage: each map is the image seen through
+# The feature maps of one test image after each stage: each map is the image seen through
 # one filter, and each stage halves the resolution, so later maps are coarser maps of
 # where a stage's patterns were found.
 from mlcheatsheet.plotting import plot_feature_maps
 
-digit = data.x_test[:1]
+image = data.x_test[:1]
 with torch.inference_mode():
-    maps = model.eval().feature_maps(digit)
-_ = plot_feature_maps(digit[0], [m[0] for m in maps], title=f"Feature maps of a test digit (label {int(data.y_test[0])})")
+    maps = model.eval().feature_maps(image)
+_ = plot_feature_maps(image[0], [m[0] for m in maps],
+                      title=f"Feature maps of a test image (label {data.classes[int(data.y_test[0])]})")
 
 # %%
 # Results

@@ -1,13 +1,13 @@
 """
-Conditional DCGAN: asking for a particular digit
+Conditional DCGAN: asking for a particular class
 ================================================
 
-A GAN draws *some* digit for each noise vector; which one is up to chance. Can we give
-the class to both networks so that the generator draws the digit we ask for? This
+A GAN draws *some* image for each noise vector; which class it shows is up to chance. Can
+we give the class to both networks so that the generator draws the class we ask for? This
 example trains the package's :class:`~mlcheatsheet.models.dcgan.ConditionalGenerator`
 (the one-hot class appended to the noise) against a projection discriminator,
 :class:`~mlcheatsheet.models.dcgan.ConditionalDiscriminator`, and checks with a classifier
-that the requested digits are the ones drawn.
+that the requested classes are the ones drawn.
 """
 
 # %%
@@ -32,7 +32,7 @@ from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"Classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — FID floor {scorer.floor:.3f} "
-      f"({scorer.num_reference:,} held-out digits against {scorer.num_reference:,} training digits the classifier never saw)")
+      f"({scorer.num_reference:,} held-out images against {scorer.num_reference:,} training images the classifier never saw)")
 
 # %%
 # The models
@@ -86,8 +86,8 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Results
 # -------
 # One row per requested class; the noise is the same down each column, so a column shows
-# what one noise vector gives for every class — whether it carries a "style" (slant,
-# stroke width) across the digits is what to look for.
+# what one noise vector gives for every class — whether it carries a "style" (on MNIST,
+# slant and stroke width) across the classes is what to look for.
 from mlcheatsheet.plotting import show_image_rows
 from mlcheatsheet.training import sample_class_grid
 
@@ -97,14 +97,14 @@ _ = show_image_rows(grid.cpu(), row_labels=[f"asked {c}" for c in data.classes],
 
 # %%
 # Ten independent sets of samples, each as large as the held-out set and asking for every
-# class equally often, scored against the held-out digits. The share classified as the
-# requested digit is pooled over the sets (Wilson interval); the classifier's accuracy on
-# real held-out digits is its ceiling.
+# class equally often, scored against the held-out images. The share classified as the
+# requested class is pooled over the sets (Wilson interval); the classifier's accuracy on
+# real held-out images is its ceiling.
 from mlcheatsheet.training import score_generator
 
 quality = score_generator(generator, scorer, draws=10)
-print(f"Classified as the requested digit: {quality.conditional_interval.format('%')} of "
-      f"{quality.conditional_interval.n:,} samples (the classifier gets {100 * scorer.accuracy:.1f}% of real held-out digits right)")
+print(f"Classified as the requested class: {quality.conditional_interval.format('%')} of "
+      f"{quality.conditional_interval.n:,} samples (the classifier gets {100 * scorer.accuracy:.1f}% of real held-out images right)")
 print(quality.summary())
 print(history.collapse_report(quality, data.classes))
 
@@ -125,7 +125,7 @@ from mlcheatsheet.report import report_result
 
 _ = report_result(
     "conditional_dcgan", title="Conditional DCGAN", data=data, device=device, model=generator,
-    histories=[history], metric="classified as the requested digit",
+    histories=[history], metric="classified as the requested class",
     value=quality.conditional_accuracy, interval=quality.conditional_interval, unit="%", higher_is_better=True,
     extra=quality.record(),
 )

@@ -3,8 +3,8 @@ DCGAN: convolutional generator and discriminator
 ================================================
 
 Can two small convolutional networks, playing a game against each other for a couple
-of minutes on a CPU, learn to draw handwritten digits that a classifier cannot tell from
-real ones? This example trains the package's
+of minutes on a CPU, learn to draw images that a classifier cannot tell from real
+ones? This example trains the package's
 :class:`~mlcheatsheet.models.dcgan.DCGANGenerator` against a
 :class:`~mlcheatsheet.models.dcgan.DCGANDiscriminator` while the documentation is built,
 and judges the samples by FID, class coverage and classifier confidence.
@@ -13,7 +13,7 @@ and judges the samples by FID, class coverage and classifier confidence.
 # %%
 # Device and data
 # ---------------
-# The digits are loaded as tensors with pixels in :math:`[0, 1]`; the training loop scales
+# The images are loaded as tensors with pixels in :math:`[0, 1]`; the training loop scales
 # them to :math:`[-1, 1]`, the range of the generator's ``tanh``.
 import torch
 
@@ -30,25 +30,26 @@ data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 # %%
 # The yardstick: FID in a classifier's feature space
 # ---------------------------------------------------
-# A small CNN is trained on the same digits (once per build; the other GAN examples reuse
+# A small CNN is trained on the same images (once per build; the other GAN examples reuse
 # it). The Fréchet distance between the Gaussians fitted to its penultimate-layer
-# features of generated and of real digits is our FID. It is **not** Inception-FID, so it
-# is always quoted next to its floor: the distance between two sets of real digits that
-# the classifier never trained on — what a perfect generator, drawing new real digits,
+# features of generated and of real images is our FID. It is **not** Inception-FID, so it
+# is always quoted next to its floor: the distance between two sets of real images that
+# the classifier never trained on — what a perfect generator, drawing new real images,
 # would score.
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy, trained in {scorer.train_seconds:.1f} s "
       f"on {len(data.x_train) - scorer.num_reference:,} training images")
-print(f"FID floor {scorer.floor:.3f}: {scorer.num_reference:,} held-out digits against {scorer.num_reference:,} "
-      "training digits kept out of the classifier's training")
+print(f"FID floor {scorer.floor:.3f}: {scorer.num_reference:,} held-out images against {scorer.num_reference:,} "
+      "training images kept out of the classifier's training")
 
 # %%
 # The models
 # ----------
 # The generator projects a 16-dimensional noise vector to a 7x7 feature map and doubles
-# its side twice with transposed convolutions; the discriminator mirrors it with strided
+# its side twice with transposed convolutions (for 28×28 images; 32×32 images start at
+# 4x4 and double three times); the discriminator mirrors it with strided
 # convolutions. The generator's BatchNorm, ReLU/LeakyReLU and the
 # :math:`\mathcal{N}(0, 0.02^2)` initialisation follow Radford et al. The discriminator
 # replaces BatchNorm by spectral normalisation (Miyato et al. 2018): every weight is
@@ -86,8 +87,8 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # keeps it for the DCGAN networks. Three habits of careful GAN practice are switched on: the
 # generator that is evaluated is an exponential moving average (EMA) of the trained
 # weights, the discriminator learns twice as fast as the generator (two time-scale
-# update rule), and the generator with the best FID against the *selection* digits
-# (training digits the classifier never saw) is kept, so the held-out digits stay unseen
+# update rule), and the generator with the best FID against the *selection* images
+# (training images the classifier never saw) is kept, so the held-out images stay unseen
 # until the final score.
 #
 # Both learning rates are ten times the paper's :math:`2 \cdot 10^{-4}`, with Adam's
@@ -110,7 +111,7 @@ print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept
 # drifting apart for good. The curves are this run's.
 from mlcheatsheet.plotting import plot_gan_history
 
-_ = plot_gan_history(history, title="DCGAN on handwritten digits")
+_ = plot_gan_history(history, title=f"DCGAN on {data.name}")
 
 # %%
 # The same ten noise vectors, rendered at evaluations spread over training (at most
@@ -120,8 +121,8 @@ from mlcheatsheet.plotting import plot_snapshots
 _ = plot_snapshots(history)
 
 # %%
-# FID against the selection digits at each evaluation, with the floor for scale; the
-# rarest class's share and the classifier's confidence show whether every digit is drawn,
+# FID against the selection images at each evaluation, with the floor for scale; the
+# rarest class's share and the classifier's confidence show whether every class is drawn,
 # and drawn clearly.
 from mlcheatsheet.plotting import plot_fid_history
 
@@ -131,24 +132,24 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Results
 # -------
 # Ten independent sets of fresh samples from the kept generator, each as large as the
-# held-out set, scored against the held-out digits: the FID below is their mean, with its
+# held-out set, scored against the held-out images: the FID below is their mean, with its
 # 95% interval; coverage and confidence pool all the sets. The classifier's mean
-# confidence on real held-out digits is printed beside the samples' for scale.
+# confidence on real held-out images is printed beside the samples' for scale.
 from mlcheatsheet.plotting import show_images
 from mlcheatsheet.training import sample_images, score_generator
 
 quality = score_generator(generator, scorer, draws=10)
 print(quality.summary())
 print(history.collapse_report(quality, data.classes))
-print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out digits {scorer.real_confidence:.3f} "
-      f"({100 * quality.mean_confidence / scorer.real_confidence:.1f}% of the real digits')")
+print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out images {scorer.real_confidence:.3f} "
+      f"({100 * quality.mean_confidence / scorer.real_confidence:.1f}% of the real images')")
 noise = torch.randn(scorer.num_reference, generator.latent_dim, generator=torch.Generator().manual_seed(1)).to(device)
 samples = sample_images(generator, noise)  # the first of the ten sets
 _ = show_images(samples[:64].cpu(), ncols=16, size=0.6, title=f"DCGAN samples (FID {quality.fid:.2f}, floor {quality.floor:.2f})")
 
 # %%
-# Which digits does the generator draw? Evenly covered classes would each hold about 10%
-# of the samples.
+# Which classes does the generator draw? Evenly covered classes would each hold an equal
+# share of the samples (10% with ten classes).
 from mlcheatsheet.plotting import plot_class_coverage
 
 _ = plot_class_coverage(quality.class_shares, data.classes)
@@ -157,7 +158,7 @@ _ = plot_class_coverage(quality.class_shares, data.classes)
 # Walking through the latent space
 # --------------------------------
 # Along a great-circle arc between two noise vectors: whether the generator turns one
-# digit into another through plausible digits, or jumps, is what the rows show.
+# image into another through plausible images, or jumps, is what the rows show.
 from mlcheatsheet.models.gan import interpolate_latents
 from mlcheatsheet.plotting import show_image_rows
 
@@ -169,25 +170,27 @@ _ = show_image_rows(rows.cpu(), title="Latent interpolation (slerp), one pair of
 # Latent vector arithmetic
 # ------------------------
 # Radford et al. averaged latent vectors that share an attribute and added the
-# differences. Here the attribute is the amount of ink. Ink also tells digits apart (a 1
-# holds less than a 0), so the direction is computed *within* each class the classifier
-# assigns: the mean noise of a class's 20% inkiest samples minus that of its 20% faintest,
-# averaged over the classes. The share of all samples whose class is unchanged after the
-# shift says how well that held the digit fixed.
+# differences. Here the attribute is brightness, the mean pixel value (on MNIST, the
+# amount of ink). Brightness also tells classes apart (an MNIST 1 holds less ink than a
+# 0), so the direction is computed *within* each class the classifier assigns: the mean
+# noise of a class's 20% brightest samples minus that of its 20% darkest, averaged over
+# the classes. The share of all samples whose class is unchanged after the shift says how
+# well that held the class fixed.
 from mlcheatsheet.models.gan import latent_direction
 
 classes = scorer.classify(samples).to(device)
-bold = latent_direction(noise, samples.mean(dim=(1, 2, 3)), groups=classes)
+brighter = latent_direction(noise, samples.mean(dim=(1, 2, 3)), groups=classes)
 strengths = torch.tensor([-1.5, -0.75, 0.0, 0.75, 1.5], device=device)
 for strength in strengths.tolist():
-    shifted_samples = sample_images(generator, noise + strength * bold)
+    shifted_samples = sample_images(generator, noise + strength * brighter)
     moved = scorer.classify(shifted_samples).to(device)
-    ink = shifted_samples.mean().item() / samples.mean().item()
-    print(f"shift {strength:+.2f} x bold: class unchanged for {100 * (moved == classes).float().mean().item():.1f}% "
-          f"of {len(noise):,} samples; ink {100 * ink:.0f}% of the unshifted samples'")
-shifted = noise[:10] + strengths[:, None, None] * bold  # (5, 10, Z)
+    brightness = shifted_samples.mean().item() / samples.mean().item()
+    print(f"shift {strength:+.2f} x brighter: class unchanged for {100 * (moved == classes).float().mean().item():.1f}% "
+          f"of {len(noise):,} samples; brightness {100 * brightness:.0f}% of the unshifted samples'")
+shifted = noise[:10] + strengths[:, None, None] * brighter  # (5, 10, Z)
 rows = sample_images(generator, shifted.flatten(0, 1)).unflatten(0, (5, 10))
-_ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} bold" for s in strengths.tolist()], title="z + a * (bold - faint), within class")
+_ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} brighter" for s in strengths.tolist()],
+                    title="z + a * (bright - dark), within class")
 
 # %%
 # The :doc:`DCGAN page </architectures/dcgan>` runs this very generator in the reader's
@@ -219,4 +222,4 @@ _ = report_result(
 # :ref:`WGAN-GP example <sphx_glr_auto_examples_plot_wgan_gp.py>` replaces the
 # discriminator by a critic with a gradient penalty, and the
 # :ref:`conditional DCGAN <sphx_glr_auto_examples_plot_conditional_dcgan.py>` lets you ask
-# for a particular digit.
+# for a particular class.

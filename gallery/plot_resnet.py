@@ -11,7 +11,8 @@ the new task has only a handful of labelled images?
 # %%
 # Device and data
 # ---------------
-# The digits again; the line below says which source this build used.
+# The same images as the CNN example; the line below says which data and source this
+# build used.
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.runtime import describe_device, get_device, seed_everything
@@ -33,10 +34,11 @@ _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classe
 # Part 1 — skip connections
 # -------------------------
 # A small-image ResNet in the style of the paper's CIFAR-10 networks: a 3×3 stem, then
-# three stages of three :class:`~mlcheatsheet.models.resnet.BasicBlock` at 28×28, 14×14 and
-# 7×7, global average pooling and a linear layer — 20 layers with weights. The second block
-# stage opens with a strided block whose shortcut is a 1×1 projection, because its input
-# has half the channels and twice the resolution of its output:
+# three stages of three :class:`~mlcheatsheet.models.resnet.BasicBlock` at full, half and
+# quarter resolution (28×28, 14×14 and 7×7 on MNIST), global average pooling and a linear
+# layer — 20 layers with weights. The second block stage opens with a strided block
+# whose shortcut is a 1×1 projection, because its input has half the channels and twice
+# the resolution of its output:
 from mlcheatsheet.models import plain_small, resnet_small
 from mlcheatsheet.training import count_parameters
 
@@ -65,8 +67,8 @@ resnet_history = depth_runs["ResNet-20"]
 _ = plot_histories(depth_runs, title="The same 20 layers with and without skip connections", ylim=(90, 100))
 
 # %%
-# Both networks are scored on the same held-out digits, so they are compared image by
-# image (McNemar's exact test on the digits only one of them gets right); a winner is
+# Both networks are scored on the same held-out images, so they are compared image by
+# image (McNemar's exact test on the images only one of them gets right); a winner is
 # named only when the difference is significant at 5%.
 from mlcheatsheet.findings import Claim, compare_classifiers
 from mlcheatsheet.training import classified_correctly
@@ -79,26 +81,26 @@ print(depth.sentence())
 # %%
 # Part 2 — transfer learning with few labels
 # ------------------------------------------
-# A real transfer experiment that needs no download: pre-train a ResNet on the digits
-# 0–4, then learn the digits 5–9 from only ten labelled images of each. Pre-training sees
-# none of the new digits, so whatever helps is knowledge about strokes and shapes that
-# carries over.
-old_digits = data.subset(classes=(0, 1, 2, 3, 4))
-new_digits = data.subset(classes=(5, 6, 7, 8, 9), max_train=50)  # 10 images per digit
-print(f"pre-training: {len(old_digits.x_train):,} images of 0–4; transfer: {len(new_digits.x_train)} labelled "
-      f"images of 5–9; evaluation: {len(new_digits.x_test)} held-out images of 5–9")
-_ = show_images(new_digits.x_train, labels=new_digits.y_train, classes=data.classes,
+# A real transfer experiment that needs no download: pre-train a ResNet on classes 0–4,
+# then learn classes 5–9 from only ten labelled images of each. Pre-training sees none of
+# the new classes, so whatever helps is knowledge about edges and shapes that carries
+# over.
+pretrain_data = data.subset(classes=(0, 1, 2, 3, 4))
+transfer_data = data.subset(classes=(5, 6, 7, 8, 9), max_train=50)  # 10 images per class
+print(f"pre-training: {len(pretrain_data.x_train):,} images of classes 0–4; transfer: {len(transfer_data.x_train)} "
+      f"labelled images of classes 5–9; evaluation: {len(transfer_data.x_test)} held-out images of classes 5–9")
+_ = show_images(transfer_data.x_train, labels=transfer_data.y_train, classes=data.classes,
                 title="Every labelled image the transfer strategies get")
 
 # %%
-# Pre-training on the old digits, with the same recipe as above.
+# Pre-training on the old classes, with the same recipe as above.
 seed_everything(1)
 pretrained = resnet_small(image_shape=data.image_shape, num_classes=data.num_classes, blocks_per_stage=3, base_channels=8)
-pretrain_history = fit_classifier(pretrained, old_digits, config, device=device)
-print(f"pre-trained on 0–4: {100 * pretrain_history.test_accuracy[-1]:.2f}% on held-out 0–4")
+pretrain_history = fit_classifier(pretrained, pretrain_data, config, device=device)
+print(f"pre-trained on classes 0–4: {100 * pretrain_history.test_accuracy[-1]:.2f}% on held-out images of 0–4")
 
 # %%
-# Three ways to learn the new digits from the 50 labelled images:
+# Three ways to learn the new classes from the 50 labelled images:
 #
 # * **feature extraction** — keep the pre-trained network frozen (BatchNorm included) and
 #   train only a new linear head on its features, at a ten times larger learning rate
@@ -117,7 +119,7 @@ from mlcheatsheet.models.resnet import imagenet_weights_path
 from mlcheatsheet.training import freeze_backbone, with_new_head
 
 batch = 10
-few_config = TrainConfig(epochs=max(1, budget.transfer_steps * batch // len(new_digits.x_train)), batch_size=batch,
+few_config = TrainConfig(epochs=max(1, budget.transfer_steps * batch // len(transfer_data.x_train)), batch_size=batch,
                          lr=1e-3, label_smoothing=0.1, augment=True)
 seed_everything(2)
 strategies = {
@@ -132,21 +134,21 @@ if imagenet_weights_path("resnet18").is_file():
     frozen.add("ImageNet ResNet-18 features")
 else:
     print(f"ImageNet weights not in the local torch cache ({imagenet_weights_path('resnet18')}): "
-          "running the offline digits experiment only.")
+          "running the offline experiment only.")
 head_config = replace(few_config, lr=10 * few_config.lr)  # for the strategies that train only a head
 transfer_runs = {
-    name: fit_classifier(model, new_digits, head_config if name in frozen else few_config, device=device)
+    name: fit_classifier(model, transfer_data, head_config if name in frozen else few_config, device=device)
     for name, model in strategies.items()
 }
 
 # %%
-# The results on the held-out images of the new digits, with 95% intervals, and each
+# The results on the held-out images of the new classes, with 95% intervals, and each
 # strategy compared with the next best on the same images:
 from mlcheatsheet.findings import accuracy_interval
 
-new_held_out = new_digits.to(device)
+new_held_out = transfer_data.to(device)
 transfer_right = {name: classified_correctly(model, new_held_out.x_test, new_held_out.y_test) for name, model in strategies.items()}
-print(f"{len(new_digits.x_test):,} held-out images of 5–9")
+print(f"{len(transfer_data.x_test):,} held-out images of classes 5–9")
 print(f"{'strategy':<30}{'accuracy [95% interval]':>26}{'trainable':>12}{'seconds':>9}")
 print("\n".join(
     f"{name:<30}{accuracy_interval(transfer_right[name]).format('%'):>26}{count_parameters(strategies[name]):>12,}"
@@ -155,7 +157,7 @@ print("\n".join(
 ranked = sorted(transfer_right, key=lambda name: -float(transfer_right[name].float().mean()))
 for better, worse in zip(ranked, ranked[1:]):
     print(compare_classifiers(better, transfer_right[better], worse, transfer_right[worse]).sentence())
-_ = plot_histories(transfer_runs, title="Learning the digits 5–9 from 10 labelled images each")
+_ = plot_histories(transfer_runs, title="Learning classes 5–9 from 10 labelled images each")
 
 # %%
 # The headline numbers, recorded for the site's results table: the ResNet's held-out
@@ -182,6 +184,6 @@ _ = report_result(
 # He et al. report a higher training error for a 56-layer plain network than for a
 # 20-layer one (their Figure 1, CIFAR-10), and the opposite for residual networks: rebuild
 # both networks here with ``blocks_per_stage=9`` and compare again. For transfer, try 1 or
-# 100 labelled images per digit and see how the gap between the strategies moves. The
+# 100 labelled images per class and see how the gap between the strategies moves. The
 # same residual idea reappears in almost every modern architecture, from U-Nets to
 # transformers.

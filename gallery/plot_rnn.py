@@ -1,11 +1,11 @@
 """
-Recurrent networks reading digits row by row: RNN, LSTM and GRU
+Recurrent networks reading images row by row: RNN, LSTM and GRU
 ===============================================================
 
 A recurrent network reads a sequence one step at a time and carries what it has seen in
-a hidden state. Here the sequence is a digit, read one row of pixels per step, top to
+a hidden state. Here the sequence is an image, read one row of pixels per step, top to
 bottom, and the class is decided from the state after the last row. Which recurrent cell
-remembers the top of the digit by the time it reaches the bottom — and why? This example
+remembers the top of the image by the time it reaches the bottom — and why? This example
 trains the three cells of :class:`~mlcheatsheet.models.rnn.RecurrentClassifier` on the
 same data while the documentation is built.
 """
@@ -13,7 +13,7 @@ same data while the documentation is built.
 # %%
 # Device and data
 # ---------------
-# The line below says which source of digits this build used.
+# The line below says which data and source this build used.
 from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.runtime import describe_device, get_device, seed_everything
@@ -25,9 +25,10 @@ print(f"Device: {describe_device(device)} — build mode: {build_mode()} — bud
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%
-# A look at the data. To the network, each 28×28 image is a sequence of
-# :math:`T = 28` steps, and step :math:`t` is the vector of the 28 pixels of row
-# :math:`t`: the first few steps are blank rows, the digit arrives in the middle.
+# A look at the data. To the network, an image of :math:`H` rows is a sequence of
+# :math:`T = H` steps, and step :math:`t` is the vector of the pixels of row :math:`t`
+# (all channels side by side): a 28×28 MNIST digit is 28 steps of 28 numbers, the first
+# few of them blank rows.
 from mlcheatsheet.plotting import show_images
 
 _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classes, title="Training images (read top to bottom)")
@@ -56,27 +57,27 @@ print(", ".join(f"{name}: {count_parameters(model):,} parameters" for name, mode
 # The loss is computed from the last state :math:`h_T` only, so the gradient of the loss
 # with respect to the row read at step :math:`t`, :math:`\partial \mathcal{L} / \partial x_t`,
 # has to travel back through :math:`T - t` steps of the recurrence. To make the journey
-# long, held-out digits are followed by blank rows before the decision is read. First,
+# long, held-out images are followed by blank rows before the decision is read. First,
 # with the freshly initialised weights:
 from mlcheatsheet.plotting import plot_gradient_per_step
 from mlcheatsheet.training import input_gradient_per_row
 
 probe = data.to(device)
 probe_images, probe_labels = probe.x_test[:500], probe.y_test[:500]
-delay_rows = 28  # as many blank rows as the digit has rows
+delay_rows = 28  # as many blank rows as a 28×28 image has rows
 rows = data.image_shape[1]
-print(f"{len(probe_images)} held-out digits, each followed by {delay_rows} blank rows: the digit occupies steps "
+print(f"{len(probe_images)} held-out images, each followed by {delay_rows} blank rows: the image occupies steps "
       f"1–{rows} and the decision is read at step {rows + delay_rows}")
 
 
 def gradient_reach(trained: dict) -> dict:
-    """Gradient norm per step, digit followed by `delay_rows` blank rows, for each model."""
+    """Gradient norm per step, image followed by `delay_rows` blank rows, for each model."""
     return {name: input_gradient_per_row(model.to(device), probe_images, probe_labels, blank_rows=delay_rows)
             for name, model in trained.items()}
 
 
 initial_norms = gradient_reach(models)
-_ = plot_gradient_per_step(initial_norms, title=f"Gradient reaching each step, at initialisation (digit = steps 1–{rows})")
+_ = plot_gradient_per_step(initial_norms, title=f"Gradient reaching each step, at initialisation (image = steps 1–{rows})")
 
 # %%
 # At initialisation the three cells differ only in their structure. Each step back
@@ -99,13 +100,13 @@ from mlcheatsheet.training import TrainConfig, fit_classifier
 
 config = TrainConfig(epochs=budget.epochs, batch_size=budget.batch_size, lr=3e-3, label_smoothing=0.1, augment=True)
 runs = {name: fit_classifier(model, data, config, device=device) for name, model in models.items()}
-_ = plot_histories(runs, title="Three recurrent cells on the same digits", ylim=(80, 100))
+_ = plot_histories(runs, title="Three recurrent cells on the same images", ylim=(80, 100))
 
 # %%
 # Results
 # -------
-# Accuracy on the held-out digits with 95% intervals, size and training time of each
-# cell; then each cell against the next best on the same digits (McNemar's exact test):
+# Accuracy on the held-out images with 95% intervals, size and training time of each
+# cell; then each cell against the next best on the same images (McNemar's exact test):
 from mlcheatsheet.findings import Claim, accuracy_interval, compare_classifiers
 from mlcheatsheet.training import classified_correctly
 
@@ -129,27 +130,27 @@ print("\n".join(c.sentence() for c in comparisons))
 # tends to shrink or grow exponentially. The LSTM's cell state is multiplied by its
 # forget gate :math:`f_t` and the GRU's state by its update gate, numbers the network
 # computes *at each step from the input*, so training can learn to hold them open. The
-# ratio of the gradient at the first row of the digit to that at its last says how evenly
-# each cell's decision depends on the whole digit (1 = evenly):
+# ratio of the gradient at the first row of the image to that at its last says how evenly
+# each cell's decision depends on the whole image (1 = evenly):
 trained_norms = gradient_reach(models)
-_ = plot_gradient_per_step(trained_norms, title=f"Gradient reaching each step, after training (digit = steps 1–{rows})")
-print(f"gradient at row 1 / row {rows} of the digit: " + ", ".join(
+_ = plot_gradient_per_step(trained_norms, title=f"Gradient reaching each step, after training (image = steps 1–{rows})")
+print(f"gradient at row 1 / row {rows} of the image: " + ", ".join(
     f"{name} {float(norms[0] / norms[rows - 1]):.2g} (at initialisation {float(initial_norms[name][0] / initial_norms[name][rows - 1]):.2g})"
     for name, norms in trained_norms.items()))
 
 # %%
 # Why gates matter: remembering across a delay
 # ---------------------------------------------
-# Gradients are a symptom; the task is what matters. Each digit is now followed by
+# Gradients are a symptom; the task is what matters. Each image is now followed by
 # blank rows before the class is read, so the cell must carry what it saw across that
 # many steps with nothing new coming in. Four cells train on this delayed task with the
-# same recipe (without augmentation, which would shift digits into the blank rows): the
+# same recipe (without augmentation, which would shift images into the blank rows): the
 # vanilla RNN with ``torch.nn``'s default initialisation, the vanilla RNN with the
 # package's orthogonal recurrent weights, the LSTM and the GRU.
 import torch.nn.functional as F
 from dataclasses import replace
 
-delayed = replace(data, x_train=F.pad(data.x_train, (0, 0, 0, delay_rows)),  # blank rows below each digit
+delayed = replace(data, x_train=F.pad(data.x_train, (0, 0, 0, delay_rows)),  # blank rows below each image
                   x_test=F.pad(data.x_test, (0, 0, 0, delay_rows)))
 delay_config = TrainConfig(epochs=budget.delay_epochs, batch_size=budget.batch_size, lr=3e-3, label_smoothing=0.1)
 delay_cells = {"RNN, default init": ("rnn", "default"), "RNN, orthogonal init": ("rnn", "orthogonal"),
@@ -160,15 +161,15 @@ delay_models = {name: RecurrentClassifier(image_shape=delayed.image_shape, cell=
 delay_runs = {name: fit_classifier(model, delayed, delay_config, device=device) for name, model in delay_models.items()}
 delayed_held_out = delayed.to(device)
 delay_right = {name: classified_correctly(model, delayed_held_out.x_test, delayed_held_out.y_test) for name, model in delay_models.items()}
-print(f"Each digit followed by {delay_rows} blank rows ({delayed.image_shape[1]} steps), {budget.delay_epochs} epochs per cell; "
+print(f"Each image followed by {delay_rows} blank rows ({delayed.image_shape[1]} steps), {budget.delay_epochs} epochs per cell; "
       f"chance is {100 / data.num_classes:.0f}%:")
 print("\n".join(f"{name:<22}{accuracy_interval(delay_right[name]).format('%'):>22}" for name in delay_models))
-_ = plot_histories(delay_runs, title=f"Digits followed by {delay_rows} blank rows", ylim=(0, 100))
+_ = plot_histories(delay_runs, title=f"Images followed by {delay_rows} blank rows", ylim=(0, 100))
 
 # %%
 # The LSTM against the vanilla RNN with the default initialisation, the orthogonal
 # initialisation against the default one, and the LSTM against the orthogonally
-# initialised vanilla RNN, on the same delayed digits:
+# initialised vanilla RNN, on the same delayed images:
 gates = compare_classifiers("LSTM", delay_right["LSTM"], "RNN, default init", delay_right["RNN, default init"])
 print(gates.sentence())
 for first, second in (("RNN, orthogonal init", "RNN, default init"), ("LSTM", "RNN, orthogonal init")):
@@ -184,7 +185,7 @@ from mlcheatsheet.report import report_result
 
 top, lead = ranked[0], comparisons[0]
 title = f"{top} (best recurrent cell)" if lead.winner == top else f"{top} (top cell; within the noise of {ranked[1]})"
-gate_claim = Claim("architectures/rnn", f"a gated cell (LSTM) remembers a digit across {delay_rows} blank rows better than a "
+gate_claim = Claim("architectures/rnn", f"a gated cell (LSTM) remembers an image across {delay_rows} blank rows better than a "
                    "vanilla RNN with the default initialisation", gates.winner == "LSTM", gates.sentence())
 _ = report_result(
     "rnn", title=title, data=data, device=device, model=models[top], histories=[*runs.values(), *delay_runs.values()],
@@ -199,6 +200,6 @@ _ = report_result(
 # ----------------
 # Reading rows is an artificial task — a :ref:`CNN <sphx_glr_auto_examples_plot_cnn.py>`
 # is the natural model for images — but it makes the memory problem easy to see. Change
-# ``delay_rows`` to move the digit further from the decision, give the GRU's update gate a
+# ``delay_rows`` to move the image further from the decision, give the GRU's update gate a
 # bias (as the LSTM's forget gate has) and see whether it changes the GRU's result, or try
 # ``num_layers=2`` for a deeper recurrent stack.

@@ -13,8 +13,8 @@ scores the samples per class, and looks at where the generator's attention layer
 # %%
 # Device and data
 # ---------------
-# On a GPU build the budget names CIFAR-10 (32×32 colour photos); on the CPU the build's
-# digits.
+# On a GPU build the budget names CIFAR-10 (32×32 colour photos); on the CPU it trains on
+# the same data as the other examples. The line below says which data this build used.
 import torch
 
 from mlcheatsheet.budgets import build_mode, get_budget
@@ -112,7 +112,7 @@ print(f"Classified as the requested class: {quality.conditional_interval.format(
 # The attention block of the generator holds, for every position of its map, a softmax
 # over all positions: where that position reads from. Below, three query positions (the
 # crosses) of three generated images, and the map of each, enlarged to the image's size. A map that is a bright spot around its cross looks locally, like a
-# convolution; one spread along the strokes reads from far away.
+# convolution; one spread over distant parts of the image reads from far away.
 from mlcheatsheet.plotting import plot_attention_maps
 from mlcheatsheet.training import sample_images
 

@@ -2,11 +2,12 @@
 Variational autoencoder: a code space you can sample from
 =========================================================
 
-An autoencoder's codes are scattered points: decode a random point and the result is
-rarely a digit. Can an autoencoder be trained so that *every* code drawn from a standard
-normal decodes to a plausible digit, and how much does that cost in reconstruction? This
-example trains the package's convolutional :class:`~mlcheatsheet.models.vae.VAE` while the
-documentation is built, and measures it by its held-out negative ELBO.
+An autoencoder's codes are scattered points: decode a random point and the result rarely
+looks like the data. Can an autoencoder be trained so that *every* code drawn from a
+standard normal decodes to a plausible image, and how much does that cost in
+reconstruction? This example trains the package's convolutional
+:class:`~mlcheatsheet.models.vae.VAE` while the documentation is built, and measures it by
+its held-out negative ELBO.
 """
 
 # %%
@@ -27,11 +28,11 @@ print(f"Device: {describe_device(device)} — build mode: {build_mode()} — bud
 data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 
 # %%
-# Each pixel's grey level :math:`x_j \in [0, 1]` is scored as the *target* of a Bernoulli
+# Each pixel value :math:`x_j \in [0, 1]` is scored as the *target* of a Bernoulli
 # variable whose mean is the decoder's :math:`\sigma(\ell_j)`, so :math:`p(x \mid z)` is a
-# product over the pixels. (On grey levels this is not a normalised density — see the
-# VAE page — so the nats below compare models on these data only.) Twenty training digits
-# drawn at random:
+# product over the pixels. (On values between 0 and 1 this is not a normalised density —
+# see the VAE page — so the nats below compare models on these data only.) Twenty
+# training images drawn at random:
 from mlcheatsheet.plotting import show_images
 
 look = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(0))[:20]
@@ -68,7 +69,7 @@ print(f"{count_parameters(vae):,} trainable parameters")
 # reparameterisation trick). The weight of the KL term rises from 0 to 1 over the first
 # epochs (KL warm-up), meant to let the decoder use the code before the prior pulls the
 # codes together. The weight decay (0.05, on the weight matrices and kernels) is a
-# regulariser for a model this size on a few thousand digits.
+# regulariser for a model this size on a few thousand training images (the default data).
 from mlcheatsheet.findings import mean_interval
 from mlcheatsheet.training import TrainConfig, fit_vae, negative_elbo_per_image
 
@@ -78,12 +79,12 @@ test = data.to(device).x_test
 per_image = negative_elbo_per_image(vae, test)
 elbo = mean_interval(per_image["loss"])
 reconstruction, kl = (float(per_image[part].mean()) for part in ("reconstruction", "kl"))
-print(f"Held-out negative ELBO: {elbo.format('nats')} per image (95% interval over {elbo.n:,} digits) = "
+print(f"Held-out negative ELBO: {elbo.format('nats')} per image (95% interval over {elbo.n:,} images) = "
       f"reconstruction {reconstruction:.1f} + KL {kl:.1f} ({history.steps:,} steps in {history.total_seconds:.1f} s)")
 
 # %%
 # The loss splits into its two parts, shown per epoch. The KL is the price, in nats, of
-# what the code says about each image: a code that carries more about its digit lowers
+# what the code says about each image: a code that carries more about its image lowers
 # the reconstruction term and raises the KL.
 from mlcheatsheet.plotting import plot_vae_history
 
@@ -92,7 +93,7 @@ _ = plot_vae_history(history, title=f"Convolutional VAE on {data.name}")
 # %%
 # Results
 # -------
-# Two held-out digits of each class and their reconstructions, decoded from the mean
+# Two held-out images of each class and their reconstructions, decoded from the mean
 # code :math:`\mu(x)`. Unlike the plain autoencoder's, every code here is also asked to sit
 # where the prior puts probability.
 from mlcheatsheet.plotting import show_image_rows
@@ -105,14 +106,14 @@ with torch.inference_mode():
 originals = data.x_test[shown]
 _ = show_image_rows(torch.stack([originals[:10], rebuilt[:10], originals[10:], rebuilt[10:]]),
                     row_labels=["input", "reconstruction", "input", "reconstruction"],
-                    title="Held-out digits and their VAE reconstructions")
+                    title="Held-out images and their VAE reconstructions")
 
 # %%
-# New digits: codes drawn from the prior :math:`\mathcal{N}(0, I)` and decoded, with no
-# image in sight. The classifier behind the GAN pages' FID (trained on digits disjoint
+# New images: codes drawn from the prior :math:`\mathcal{N}(0, I)` and decoded, with no
+# image in sight. The classifier behind the GAN pages' FID (trained on images disjoint
 # from the held-out ones) judges ten independent sets of samples, each as large as the
 # held-out set: FID (mean with its 95% interval), which classes appear, and how confident
-# it is, next to its confidence on real held-out digits.
+# it is, next to its confidence on real held-out images.
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
@@ -124,37 +125,37 @@ samples = draws[0]
 predicted = scorer.classify(samples)
 print(f"Prior samples: {quality.summary()}")
 print(quality.coverage_sentence(data.classes))
-print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out digits {scorer.real_confidence:.3f}")
+print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out images {scorer.real_confidence:.3f}")
 
 # %%
 # Three samples of each class, as the classifier sorted them (its label above each).
 picked = torch.cat([torch.nonzero(predicted == k).flatten()[:3] for k in range(data.num_classes)])
 _ = show_images(samples[picked], labels=predicted[picked], classes=data.classes, ncols=10,
-                title="Digits decoded from codes drawn from the prior")
+                title="Images decoded from codes drawn from the prior")
 
 # %%
-# A path between two digits
+# A path between two images
 # -------------------------
-# Walk in a straight line from the mean code of one held-out digit to that of another,
+# Walk in a straight line from the mean code of one held-out image to that of another,
 # decoding as you go. The KL term pulls the codes towards one region, so the points in
-# between are places the decoder was trained near; whether they decode to digits is what
-# the rows show, and the judge's confidence on them is printed below.
+# between are places the decoder was trained near; whether they decode to plausible
+# images is what the rows show, and the judge's confidence on them is printed below.
 pairs = [(int(first[a][0]), int(first[b][0])) for a, b in ((0, 6), (1, 7), (3, 8), (4, 9))]
 weights = torch.linspace(0, 1, 10, device=device)
 with torch.inference_mode():
     paths = [torch.lerp(means[a], means[b], weights[:, None]) for a, b in pairs]  # (10, d) each
     strips = torch.stack([torch.sigmoid(vae.decode(path)).cpu() for path in paths])  # (4, 10, C, H, W)
 _ = show_image_rows(strips, row_labels=[f"{data.classes[data.y_test[a]]} → {data.classes[data.y_test[b]]}" for a, b in pairs],
-                    col_labels=[f"{w:.2f}" for w in weights.tolist()], title="Interpolating between held-out digits")
+                    col_labels=[f"{w:.2f}" for w in weights.tolist()], title="Interpolating between held-out images")
 inner = strips[:, 1:-1].flatten(0, 1)  # the points strictly between the two ends
 print(f"Judge's mean confidence on the {len(inner)} in-between images: {scorer.score(inner).mean_confidence:.3f} "
-      f"(real held-out digits: {scorer.real_confidence:.3f})")
+      f"(real held-out images: {scorer.real_confidence:.3f})")
 
 # %%
 # The latent space in two dimensions
 # ----------------------------------
 # With :math:`d = 2` the whole code space can be drawn. A second, smaller VAE learns a
-# 2-D code; its held-out digits' mean codes are drawn coloured by the labels it never
+# 2-D code; its held-out images' mean codes are drawn coloured by the labels it never
 # saw, and the spread of the codes is printed next to the prior's.
 from mlcheatsheet.plotting import plot_codes_2d
 
@@ -166,7 +167,7 @@ print(f"2-D VAE: held-out negative ELBO {history_2d['test_loss'][-1]:.1f} nats p
       f"({history_2d.steps:,} steps in {history_2d.total_seconds:.1f} s)")
 with torch.inference_mode():
     means_2d, _ = vae_2d.encode(test)
-_ = plot_codes_2d(means_2d.cpu(), data.y_test, data.classes, title="Mean codes of held-out digits (2-D VAE)")
+_ = plot_codes_2d(means_2d.cpu(), data.y_test, data.classes, title="Mean codes of held-out images (2-D VAE)")
 spread = means_2d.float().std(dim=0).tolist()
 print(f"Standard deviation of the mean codes along each axis: {spread[0]:.2f}, {spread[1]:.2f} (the prior's: 1 and 1)")
 
@@ -182,7 +183,7 @@ grid = torch.stack(torch.meshgrid(values, values, indexing="ij"), dim=-1)  # (S,
 with torch.inference_mode():
     tiles = torch.sigmoid(vae_2d.decode(grid.flip(-1).reshape(-1, 2).to(device))).cpu()
 _ = plot_latent_manifold(tiles.reshape(steps, steps, *data.image_shape), values,
-                         title="Digits decoded from a grid of 2-D codes")
+                         title="Images decoded from a grid of 2-D codes")
 
 # %%
 # The :doc:`VAE page </architectures/vae>` runs both decoders trained here in the reader's

@@ -27,12 +27,12 @@ data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
 # %%
 # The yardstick (shared with the other GAN examples): FID in a small classifier's
 # feature space — not Inception-FID — with its floor, the distance between two sets of
-# real digits the classifier never trained on.
+# real images the classifier never trained on.
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
 print(f"FID classifier: {100 * scorer.accuracy:.1f}% held-out accuracy — FID floor {scorer.floor:.3f} "
-      f"({scorer.num_reference:,} held-out digits against {scorer.num_reference:,} training digits the classifier never saw)")
+      f"({scorer.num_reference:,} held-out images against {scorer.num_reference:,} training images the classifier never saw)")
 
 # %%
 # The models
@@ -81,7 +81,7 @@ print(f"{history.steps:,} generator steps ({history.discriminator_steps:,} criti
 # is unbounded, so the training-time collapse check watches sample diversity only.)
 from mlcheatsheet.plotting import plot_gan_history
 
-_ = plot_gan_history(history, title="WGAN-GP on handwritten digits")
+_ = plot_gan_history(history, title=f"WGAN-GP on {data.name}")
 
 # %%
 from mlcheatsheet.plotting import plot_snapshots
@@ -96,7 +96,7 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # %%
 # Results
 # -------
-# Ten independent sets of fresh samples scored against the held-out digits (mean FID with
+# Ten independent sets of fresh samples scored against the held-out images (mean FID with
 # its 95% interval; coverage pooled over the sets).
 from mlcheatsheet.plotting import plot_class_coverage, show_images
 from mlcheatsheet.training import sample_images, score_generator

@@ -130,7 +130,7 @@ _TARGETS: dict[str, dict[str, Target]] = {
     "gan": {"full": Target(100.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
     "dcgan": {"full": Target(16.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
     "wgan_gp": {"full": Target(60.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
-    "conditional_dcgan": {"full": Target(0.95, metric="classified as the requested digit", unit="%")},
+    "conditional_dcgan": {"full": Target(0.95, metric="classified as the requested class", unit="%")},
 }
 
 

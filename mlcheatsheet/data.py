@@ -57,6 +57,8 @@ __all__ = [
     "DataUnavailableError",
     "Dataset",
     "available_datasets",
+    "canonical_name",
+    "dataset_on_disk",
     "default_data_root",
     "load_dataset",
     "load_embedded_mnist",
@@ -380,6 +382,34 @@ def available_datasets() -> tuple[str, ...]:
     return ("mnist-5k", *_TORCHVISION)
 
 
+def canonical_name(name: str | None) -> str:
+    """The registry name of ``name`` (``"CIFAR-10"`` -> ``"cifar10"``; ``None`` -> :data:`DEFAULT_DATASET`).
+
+    Raises:
+        ValueError: ``name`` is not a known dataset.
+    """
+    requested = (name or DEFAULT_DATASET).strip().lower()
+    requested = _ALIASES.get(requested, requested)
+    if requested != DEFAULT_DATASET and requested not in _TORCHVISION:
+        raise ValueError(f"unknown dataset {requested!r}; choose one of: {', '.join(available_datasets())}")
+    return requested
+
+
+def dataset_on_disk(name: str | None, root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether :func:`load_dataset` would read ``name`` from disk without downloading it.
+
+    The embedded ``mnist-5k`` is always there. Only the files' presence is checked, not
+    their contents (reading checks those).
+
+    Raises:
+        ValueError: ``name`` is not a known dataset.
+    """
+    requested = canonical_name(name)
+    if requested == DEFAULT_DATASET:
+        return True
+    return _on_disk(_TORCHVISION[requested], Path(root).expanduser() if root is not None else default_data_root())
+
+
 def _idx_files(spec: _TorchvisionSpec, root: Path) -> dict[str, Path]:
     """The four IDX files torchvision keeps uncompressed in ``<root>/<Class>/raw``."""
     folder = spec.folder(root)
@@ -670,10 +700,7 @@ def load_dataset(
             ``fallback`` is ``True``: see :class:`CorruptDatasetError` for why.
         DataUnavailableError: The dataset is unavailable and ``fallback`` is ``False``.
     """
-    requested = (name or DEFAULT_DATASET).strip().lower()
-    requested = _ALIASES.get(requested, requested)
-    if requested != DEFAULT_DATASET and requested not in _TORCHVISION:
-        raise ValueError(f"unknown dataset {requested!r}; choose one of: {', '.join(available_datasets())}")
+    requested = canonical_name(name)
     if download is None:
         download = os.environ.get(OFFLINE_ENV, "0") != "1"
     if requested == "mnist-5k":

@@ -192,6 +192,11 @@ def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, tit
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{example}.", suffix=".part", dir=root))
+    # mkdtemp makes a private (0700) folder; once renamed into place it is published, so it
+    # gets the mode any new folder would get (a web server that is not root must read it).
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)
     start = time.perf_counter()
     try:
         checked = {name: _export(model, work / f"{name}.onnx") for name, model in models.items()}
@@ -219,7 +224,8 @@ def _manifest(example: str, kind: str, models: Mapping[str, DemoModel], shapes: 
     return {
         "example": example, "kind": kind, "title": title, "mode": build_mode(), "commit": source_commit(),
         "run_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "run_key": os.environ.get(RUN_KEY_ENV, ""),
-        "device_description": describe_device(device), "dataset": data.name, "classes": list(data.classes),
+        "device_description": describe_device(device), "dataset": data.name, "data_kind": data.kind,
+        "classes": list(data.classes),
         "image": {"channels": channels, "height": height, "width": width},
         "models": {name: {"file": f"{name}.onnx",
                           "inputs": {k: shapes[name][k] for k in model.inputs},

@@ -100,10 +100,17 @@ def test_the_worker_count_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- End to end ----------------------------------------------------------------------------------------
 
 _HOLD = '''
-import os, pathlib, time
-if os.environ.get("TOY_HOLD"):  # the interruption test: say we started, then wait to be stopped
-    pathlib.Path(os.environ["TOY_HOLD"]).write_text("started")
-    time.sleep(120)
+import os, pathlib, signal, time
+if os.environ.get("TOY_HOLD"):  # the interruption tests: once the other example is stored, say who we are and wait
+    if os.environ.get("TOY_DEAF"):  # as deep in native code: this thread never sees the signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT, signal.SIGTERM])
+    times = pathlib.Path(os.environ["MLCHEATSHEET_CACHE"], "examples", "times.json")
+    while not times.exists():  # written when an example's run is stored
+        time.sleep(0.05)
+    marker = pathlib.Path(os.environ["TOY_HOLD"])
+    marker.with_suffix(".part").write_text(str(os.getpid()))
+    os.replace(marker.with_suffix(".part"), marker)
+    time.sleep(3600)  # far longer than any test waits: only a working stop ends this build
 '''
 
 
@@ -159,30 +166,72 @@ def test_only_what_changed_runs_again(tmp_path: Path) -> None:
     assert not [p for p in _entries(docs) if p.name.endswith(".part")]
 
 
-@pytest.mark.docs
-def test_an_interrupted_build_reruns_what_was_lost_and_nothing_else(tmp_path: Path) -> None:
+def _held_site(tmp_path: Path) -> Path:
+    """The tiny site with plot_good.py and plot_zslow.py, which holds the build once plot_good.py is stored."""
     docs = _tiny_site(tmp_path, ["plot_good.py"])
-    title, text, body = _SCRIPTS["plot_good.py"]
-    held = docs.parent / "gallery" / "plot_zslow.py"  # runs after plot_good.py (no times yet: by name)
+    held = docs.parent / "gallery" / "plot_zslow.py"  # after plot_good.py when they run one at a time (by name)
     held.write_text((docs.parent / "gallery" / "plot_good.py").read_text().replace('report_result("good"', 'report_result("zslow"')
                     .replace("An honest example", "A slow example   ").replace('"""\n\nimport torch', '"""\n' + _HOLD + "\nimport torch", 1))
-    marker = tmp_path / "started"
-    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS="1")
-    deadline = time.time() + 300
-    while not marker.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
+    return docs
+
+
+def _processes_with(text: str) -> list[int]:
+    """Processes whose environment contains ``text`` (Linux's /proc)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if text.encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue  # ended, or not ours to read
+    return found
+
+
+# (whom the signal reaches, which signal, workers): Ctrl-C in a terminal reaches the whole
+# process group, `kill` and CI's cancel the main process only, the system kills one worker.
+# "deaf": the example's thread blocks the signals, as a long native call would delay them.
+_STOPS = {
+    "ctrl-c, one example at a time": ("group", signal.SIGINT, "1"),
+    "ctrl-c, in a worker": ("group", signal.SIGINT, "2"),
+    "sigterm to the main process": ("main", signal.SIGTERM, "2"),
+    "a worker killed": ("worker", signal.SIGKILL, "2"),
+    "ctrl-c, main thread deaf": ("group", signal.SIGINT, "1 deaf"),
+}
+
+
+@pytest.mark.docs
+@pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="finds left-over processes through /proc")
+@pytest.mark.parametrize("case", list(_STOPS))
+def test_an_interrupted_build_stops_says_what_it_kept_and_reruns_only_what_was_lost(tmp_path: Path, case: str) -> None:
+    whom, stop, how = _STOPS[case]
+    workers, deaf = how.split()[0], how.endswith("deaf")
+    docs = _held_site(tmp_path)
+    marker = tmp_path / "held"
+    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS=workers, **({"TOY_DEAF": "1"} if deaf else {}))
+    while not marker.exists() and process.poll() is None:  # plot_good.py stored, plot_zslow.py holding
+        time.sleep(0.05)
     assert marker.exists(), process.communicate()[0][-3000:]
-    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it to the whole build
-    out, _ = process.communicate(timeout=120)
+    held = int(marker.read_text())
+    assert (held == process.pid) == (workers == "1")  # one at a time: the example runs in the main process
+    {"group": lambda: os.killpg(process.pid, stop), "main": lambda: os.kill(process.pid, stop),
+     "worker": lambda: os.kill(held, stop)}[whom]()
+    out, _ = process.communicate(timeout=60)  # the held example alone would take an hour
+    out = re.sub(r"\x1b\[[0-9;]*m", "", out)
     assert process.returncode != 0, out[-3000:]
+    assert "1 of the 2 examples it ran are stored in the cache (plot_good.py); the next build runs 1 again " \
+           "(plot_zslow.py)" in out, out[-3000:]
+    assert re.search(r"^gallery: build stopped by ", out, re.M), out[-3000:]
+    assert ("did not unwind within" in out) == deaf, out[-3000:]  # only a deaf main thread is ended from outside
+    assert not _processes_with(str(marker)), "processes of the build outlived it"
     results = docs / "auto_examples" / "results"
     assert not (results / "zslow.json").exists() and not list(results.glob(".*"))
     entries = _entries(docs)
     assert [json.loads((e / "manifest.json").read_text())["script"] for e in entries if (e / "manifest.json").is_file()] \
         == ["plot_good.py"], entries
     assert not [p for p in entries if p.name.endswith(".part")]
-    ran, out = _build(docs)
-    assert ran == {"plot_zslow.py"}, out[-3000:]
+    if case in ("sigterm to the main process", "ctrl-c, main thread deaf"):  # unwound, and ended from outside
+        ran, out = _build(docs)
+        assert ran == {"plot_zslow.py"}, out[-3000:]
 
 
 @pytest.mark.docs

@@ -36,15 +36,39 @@ ORT_DIR = "ort"  # under _static: the onnxruntime-web files the Makefile install
 ORT_SCRIPT = "ort.wasm.min.js"
 _DEMO_CLASS = "mlcheatsheet-demo"
 
-# What the reader can do with each kind of demo: said, not promised.
+# What the reader can do with each kind of demo: said, not promised. ``{kind}`` is what the
+# training images show (:attr:`mlcheatsheet.data.Dataset.kind`), so a page built on
+# Fashion-MNIST asks for clothing, not digits.
 _HINTS = {
-    "classifier": "Draw a digit in the box below; the bars show the probability the model gives each class.",
+    "classifier": "Draw in the box below, in the manner of the {kind} this model learned from ({examples}); "
+                  "the bars show the probability the model gives each class.",
     "vae": "Move the point over the map of the 2-D code space to decode the image at that code, "
            "or draw samples from the {model}.",
     "generator": "Draw new samples from the generator, or slide between two noise vectors.",
-    "conditional-generator": "Choose a digit class, draw new samples for it, or slide between two noise vectors.",
-    "autoencoder": "Draw a digit; the model's reconstruction, a noisy copy and the denoised copy appear beside it.",
+    "conditional-generator": "Choose a class ({examples}), draw new samples of it, or slide between two noise vectors.",
+    "autoencoder": "Draw in the box, in the manner of the {kind} these models learned from; the reconstruction, "
+                   "a noisy copy and the denoised copy appear beside it.",
 }
+# Demos that feed the reader's drawing to the model: a white-on-black sketch is an input only
+# for a model of one-channel images. A model of colour photos gets a sentence instead.
+_DRAWN = frozenset({"classifier", "autoencoder"})
+
+
+def _hint(demo: dict[str, Any]) -> str | None:
+    """The sentence above the widget, in the words of the data the model learned from."""
+    kind = str(demo.get("kind", ""))
+    if kind not in _HINTS:
+        return None
+    classes = [str(c) for c in demo.get("classes") or []]
+    examples = ", ".join(classes[:4]) + (", …" if len(classes) > 4 else "")
+    latent = demo.get("latent_dim")
+    return _HINTS[kind].format(kind=demo.get("data_kind") or "images", examples=examples or "its classes",
+                               model=f"{latent}-D model" if latent else "model with the larger code")
+
+
+def drawable(demo: dict[str, Any]) -> bool:
+    """Whether the page can offer ``demo``: a drawing demo only for a model of one-channel images."""
+    return str(demo.get("kind", "")) not in _DRAWN or (demo.get("image") or {}).get("channels") == 1
 
 
 class demo_widget(nodes.General, nodes.Element):  # noqa: N801 - docutils names nodes in lower case
@@ -88,9 +112,14 @@ def _stamp(demo: dict[str, Any]) -> nodes.paragraph:
 
 
 class ModelDemo(SphinxDirective):
-    """``.. model-demo:: <example>``: the interactive demo of one gallery example's trained model."""
+    """``.. model-demo:: <example>``: the interactive demo of one gallery example's trained model.
+
+    The directive's content describes the demo; it is shown only with the widget, so a page
+    whose model cannot take the demo's input says that instead of describing a missing demo.
+    """
 
     required_arguments = 1
+    has_content = True
 
     def run(self) -> list[nodes.Node]:
         example = self.arguments[0]
@@ -113,11 +142,19 @@ class ModelDemo(SphinxDirective):
             return [nodes.paragraph(text="This build has no copy of onnxruntime-web (make installs it), "
                                          "so this page has no interactive demo.",
                                     classes=["mlcheatsheet-demo-missing"])]
+        if not drawable(demo):
+            image = demo.get("image") or {}
+            shape = "×".join(str(image.get(k, "?")) for k in ("channels", "height", "width"))
+            return [nodes.paragraph(
+                text=f"This build trained the model on {demo.get('data_kind') or 'images'} ({demo.get('dataset')}, "
+                     f"{shape}); a drawing in one colour is not such an image, so this page offers no drawing demo. "
+                     "The example's page shows what the model does with the held-out images.",
+                classes=["mlcheatsheet-demo-missing"])]
         block = nodes.container(classes=["mlcheatsheet-demo-block"])
+        block += self.parse_content_to_nodes()
         kind = str(demo.get("kind", ""))
-        if kind in _HINTS:
-            latent = demo.get("latent_dim")
-            hint = _HINTS[kind].format(model=f"{latent}-D model" if latent else "model with the larger code")
+        hint = _hint(demo)
+        if hint:
             block += nodes.paragraph(text=hint, classes=["mlcheatsheet-demo-hint"])
         block += demo_widget(example=example, title=str(demo.get("title") or example), kind=kind)
         block += _stamp(demo)
@@ -167,7 +204,9 @@ def _copy_exports(app: Sphinx, exception: Exception | None) -> None:
     if folder is None or not gallery_executed(app.config):
         return
     for demo_json in sorted(folder.glob("*/demo.json")):
-        shutil.copytree(demo_json.parent, target / demo_json.parent.name)
+        demo = _load(demo_json)
+        if demo is not None and drawable(demo):  # a demo no page offers is not published
+            shutil.copytree(demo_json.parent, target / demo_json.parent.name)
 
 
 def setup(app: Sphinx) -> dict[str, object]:

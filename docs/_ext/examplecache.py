@@ -40,10 +40,11 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import buildstop
 from mlcheatsheet.budgets import build_dataset, build_mode
 from mlcheatsheet.cache import cache_root, content_key, exclusive, library_versions, package_digest, write_atomically
 from mlcheatsheet.data import OFFLINE_ENV, default_data_root
@@ -271,25 +272,40 @@ def _dirs(gallery_conf: dict[str, Any], srcdir: str | Path) -> tuple[Path, Path,
     return examples, target, results
 
 
-def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Planned]:
-    """Decide, restore and forget: after this, sphinx-gallery runs exactly the ``"run"`` scripts."""
-    examples, target, results = _dirs(gallery_conf, srcdir)
-    target.mkdir(parents=True, exist_ok=True)
-    results.mkdir(parents=True, exist_ok=True)
+def dry_plan(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Planned]:
+    """What :func:`plan_examples` would decide, with nothing restored, forgotten or removed (``make plan``)."""
+    examples, _, _ = _dirs(gallery_conf, srcdir)
     common, fresh = common_inputs(gallery_conf), os.environ.get(FRESH_ENV, "") == "1"
-    for leftover in [*entries_dir().glob(".*.part"), *entries_dir().glob(".*.old")]:
-        shutil.rmtree(leftover, ignore_errors=True)  # what a killed build left half-copied
     selected = re.compile(gallery_conf["filename_pattern"])
     times = recorded_times()
     plan = []
     for script in sorted(examples.glob("*.py")):
         key = example_key(script, common)
-        if not fresh and restore_entry(entries_dir() / key, target, results, script.name):
+        if not fresh and _manifest(entries_dir() / key) is not None:
             status = "cached"
         else:
-            _forget(target, results, script.name)
             status = "run" if selected.search(os.path.normpath(script)) else "skipped"
         plan.append(Planned(script.name, key, status, times.get(script.name)))
+    return plan
+
+
+def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Planned]:
+    """Decide, restore and forget: after this, sphinx-gallery runs exactly the ``"run"`` scripts."""
+    examples, target, results = _dirs(gallery_conf, srcdir)
+    target.mkdir(parents=True, exist_ok=True)
+    results.mkdir(parents=True, exist_ok=True)
+    for leftover in [*entries_dir().glob(".*.part"), *entries_dir().glob(".*.old")]:
+        shutil.rmtree(leftover, ignore_errors=True)  # what a killed build left half-copied
+    selected = re.compile(gallery_conf["filename_pattern"])
+    plan = []
+    for planned in dry_plan(gallery_conf, srcdir):
+        if planned.status == "cached" and not restore_entry(entries_dir() / planned.key, target, results, planned.script):
+            # damaged since it was looked at: as if there were no entry
+            selected_now = selected.search(os.path.normpath(examples / planned.script))
+            planned = replace(planned, status="run" if selected_now else "skipped")
+        if planned.status != "cached":
+            _forget(target, results, planned.script)
+        plan.append(planned)
     known = {result_name(p.script) for p in plan}
     for record in results.glob("*.json"):
         if record.stem not in known:
@@ -297,15 +313,19 @@ def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Plan
     return plan
 
 
-def worker_count(to_run: int) -> int:
-    """Examples run at once: ``$MLCHEATSHEET_WORKERS``, else one per core on the CPU and one on a GPU."""
+def worker_count(to_run: int, device_type: str | None = None) -> int:
+    """Examples run at once: ``$MLCHEATSHEET_WORKERS``, else one per core on the CPU and one on a GPU.
+
+    ``device_type`` (default: this machine's device) lets ``make plan`` count for another device.
+    """
     forced = os.environ.get(WORKERS_ENV, "").strip()
     if forced:
         if not forced.isdigit() or int(forced) < 1:
             raise ValueError(f"{WORKERS_ENV}={forced!r} is not a positive number of worker processes")
         wanted = int(forced)
     else:
-        wanted = usable_cpus() if get_device().type == "cpu" else 1  # examples on one GPU would contend for it
+        on_cpu = (device_type or get_device().type) == "cpu"
+        wanted = usable_cpus() if on_cpu else 1  # examples on one GPU would contend for it
     return max(1, min(wanted, to_run))
 
 
@@ -332,6 +352,8 @@ def _plan_build(app: Any) -> None:
     conf = app.config.sphinx_gallery_conf
     if not gallery_executed(app.config):
         return  # make html-noplot: no example runs and no stored run is shown
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    buildstop.guard(lambda: _what_was_kept(gallery_plan(app), started))
     plan = plan_examples(conf, app.srcdir)
     app._examplecache_plan = plan
     to_run = [p for p in plan if p.status == "run"]
@@ -342,6 +364,19 @@ def _plan_build(app: Any) -> None:
     write_atomically(path, lambda fh: fh.write(json.dumps([asdict(p) for p in plan]).encode()))
     os.environ[PLAN_ENV] = str(path)  # the workers inherit it
     _announce(plan, workers)
+
+
+def _what_was_kept(plan: list[Planned], started: str) -> str:
+    """For a build that stopped early: which of its runs are in the cache, which the next build repeats."""
+    if not plan:
+        return "no example had started"
+    to_run = [p for p in plan if p.status == "run"]
+    stored = [p.script for p in to_run if (m := _manifest(entries_dir() / p.key)) and str(m["stored_at"]) >= started]
+    again = [p.script for p in to_run if p.script not in stored]
+    if not to_run:
+        return "every example came from the cache; nothing will run again"
+    kept = f"{len(stored)} of the {len(to_run)} examples it ran are stored in the cache" + (f" ({', '.join(stored)})" if stored else "")
+    return kept + f"; the next build runs {len(again)} again" + (f" ({', '.join(again)})" if again else "")
 
 
 def _announce(plan: list[Planned], workers: int) -> None:
@@ -404,6 +439,7 @@ def track_example(gallery_conf: dict[str, Any], fname: str, when: str) -> None:
     if planned is None:
         return
     if when == "before":
+        buildstop.watch_parent()  # in a worker process: end with the build, however it ends
         os.environ[RUN_KEY_ENV] = planned.key
         _STARTED[planned.script] = time.time()
         expected = planned.expected_seconds
@@ -486,6 +522,8 @@ def _main(argv: list[str]) -> int:
 def setup(app: Any) -> dict[str, object]:
     # After sphinx-gallery's own set-up at builder-inited (priority 10), before it runs the gallery (500).
     app.connect("builder-inited", _plan_build, priority=100)
+    app.connect("builder-inited", lambda app: buildstop.gallery_finished(), priority=900)  # after the gallery ran
+    buildstop.end_quietly_when_a_worker_dies(app)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
 
 

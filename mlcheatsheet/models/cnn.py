@@ -26,7 +26,7 @@ class CNN(nn.Module):
     """A convolutional classifier: ``[conv → BN → ReLU → max-pool] × S → dropout → linear``.
 
     Each of the ``S = len(channels)`` stages keeps the spatial size in its convolution
-    (``same`` padding) and halves it in the pooling, so a 28×28 digit becomes 14×14, 7×7
+    (``same`` padding) and halves it in the pooling, so a 28×28 image becomes 14×14, 7×7
     and 3×3 maps with the default three stages. The network's convolutional part is
     ``features``; the classifier on top is ``classifier``.
 

@@ -181,7 +181,7 @@ class ResNet(nn.Module):
     a projection shortcut, unless the block is not ``residual``). Two stems are available:
     ``"imagenet"`` (7×7 stride-2 convolution and 3×3 max-pool, as in the paper, for 224×224
     photographs) and ``"small"`` (one 3×3 convolution at full resolution, as in the paper's
-    CIFAR-10 networks), which suits 28×28 digits.
+    CIFAR-10 networks), which suits 28×28 and 32×32 images.
 
     Prefer the builders :func:`~mlcheatsheet.models.resnet.resnet_small`, :func:`~mlcheatsheet.models.resnet.plain_small`, :func:`~mlcheatsheet.models.resnet.resnet18` and
     :func:`~mlcheatsheet.models.resnet.resnet50` to calling this class directly.

@@ -31,7 +31,7 @@ class RecurrentClassifier(nn.Module):
 
     Row :math:`t` of the image (all channels side by side, :math:`C \\cdot W` numbers) is the
     input :math:`x_t` of time step :math:`t`; after the last row, a linear layer maps the
-    hidden state :math:`h_T` of the top layer to class logits. A 1×28×28 digit is 28 steps of
+    hidden state :math:`h_T` of the top layer to class logits. A 1×28×28 image is 28 steps of
     28 features; a 3×32×32 image is 32 steps of 96.
 
     With ``init="orthogonal"`` (the default), each gate's recurrent weight block starts as a

@@ -445,7 +445,7 @@
           bar.value.textContent = '–';
           bar.row.classList.remove('is-top');
         }
-        status.textContent = 'Draw a digit to see the probability of each class.';
+        status.textContent = 'Draw in the box to see the probability of each class.';
         delete root.dataset.top;
         return;
       }
@@ -464,7 +464,7 @@
       root.dataset.top = classes[top];
       root.dataset.probabilities = Array.from(p, (v) => v.toFixed(4)).join(' ');
     });
-    const pad = new Pad('Drawing pad for a digit', update);
+    const pad = new Pad('Drawing pad', update);
     root.append(
       el('div', { class: 'mlcheatsheet-demo-row' },
         el('div', { class: 'mlcheatsheet-demo-column' }, pad.frame, padControls(pad), pad.help),
@@ -475,7 +475,7 @@
     return async (ort) => {
       ortLib = ort;
       model = await session(ort, files('classifier'));
-      status.textContent = 'Draw a digit to see the probability of each class.';
+      status.textContent = 'Draw in the box to see the probability of each class.';
       update();
     };
   }
@@ -501,7 +501,7 @@
       const x = pad.digit(spec);
       if (!x) {
         blank();
-        status.textContent = 'Draw a digit to see what the two models make of it.';
+        status.textContent = 'Draw in the box to see what the two models make of it.';
         return;
       }
       const noisy = x.map((v, i) => clamp01(v + std * noise[i]));
@@ -515,7 +515,7 @@
       status.textContent = 'Updated: your drawing, its reconstruction, a noisy copy and the denoised copy.';
       root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
     });
-    const pad = new Pad('Drawing pad for a digit', update);
+    const pad = new Pad('Drawing pad', update);
     const newNoise = el('button', {
       type: 'button', class: 'mlcheatsheet-demo-button', text: 'New noise',
       onclick: () => {
