@@ -31,18 +31,31 @@ def copy_sources(parent: Path) -> Path:
     return work / "docs"
 
 
-def run_sphinx(docs: Path, out: Path, *, mode: str = "quick", examples: str | None = None, timeout: float = 1800,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``sphinx-build -W --keep-going -n`` of ``docs`` into ``out`` with the given budgets and extra environment."""
+def start_sphinx(docs: Path, out: Path, *, mode: str = "quick", examples: str | None = None,
+                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start ``sphinx-build -W --keep-going -n`` of ``docs`` into ``out`` with the given budgets and extra environment."""
     full_env = {**os.environ, "MLCHEATSHEET_MODE": mode, **(env or {})}
     full_env.pop("MLCHEATSHEET_NOPLOT", None)
     full_env.pop("MLCHEATSHEET_CACHE", None)  # each copy keeps its own cache
     if examples:
         full_env["MLCHEATSHEET_EXAMPLES"] = examples
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", "-q", str(docs), str(out)],
-        env=full_env, capture_output=True, text=True, timeout=timeout,
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def run_sphinx(docs: Path, out: Path, *, mode: str = "quick", examples: str | None = None, timeout: float = 1800,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``sphinx-build -W --keep-going -n`` of ``docs`` into ``out``, to its end (see :func:`start_sphinx`)."""
+    process = start_sphinx(docs, out, mode=mode, examples=examples, env=env)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def build_site(out: Path, *, mode: str = "quick", examples: str | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:

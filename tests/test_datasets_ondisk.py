@@ -16,7 +16,6 @@ import os
 import pickle
 import struct
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -242,10 +241,11 @@ def test_cifar_batch_that_passes_its_checksum_but_is_damaged(tmp_path: Path, mon
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "cifar10", "cifar100"])
-def test_missing_dataset_falls_back_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
-    start = time.perf_counter()
+def test_missing_dataset_falls_back_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    # Falling back must not wait on a network: it never reaches the downloader (not "is quick", which is load)
+    monkeypatch.setattr(data_module, "_download", lambda *args: pytest.fail("tried to download"))
     data = load_dataset(name, root=tmp_path, download=False)
-    seconds = time.perf_counter() - start
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (
         f"{name} is not in {tmp_path} and downloading is disabled ($MLCHEATSHEET_OFFLINE=1 or download=False); "
@@ -253,7 +253,6 @@ def test_missing_dataset_falls_back_in_one_line(tmp_path: Path, capsys: pytest.C
     )
     assert lines[1].startswith("Dataset mnist-5k (handwritten digits): 4,000 training + 1,000 test") and len(lines) == 2
     assert data.name == "mnist-5k" and data.source.endswith(f"standing in for {name}")
-    assert seconds < 5.0
     with pytest.raises(DataUnavailableError, match="downloading is disabled"):
         load_dataset(name, root=tmp_path, download=False, fallback=False)
 

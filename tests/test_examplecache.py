@@ -100,28 +100,42 @@ def test_the_worker_count_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- End to end ----------------------------------------------------------------------------------------
 
 _HOLD = '''
-import os, pathlib, signal, time
-if os.environ.get("TOY_HOLD"):  # the interruption tests: once the other example is stored, say who we are and wait
-    if os.environ.get("TOY_DEAF"):  # as deep in native code: this thread never sees the signal
-        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT, signal.SIGTERM])
+import os, pathlib, time
+mode = os.environ["MLCHEATSHEET_MODE"]
+if os.environ.get("TOY_HOLD") and os.environ.get("TOY_HOLD_IN", mode) == mode:  # the interruption tests: once
+    # the other example is stored, say who we are and wait
     times = pathlib.Path(os.environ["MLCHEATSHEET_CACHE"], "examples", "times.json")
     while not times.exists():  # written when an example's run is stored
         time.sleep(0.05)
-    marker = pathlib.Path(os.environ["TOY_HOLD"])
-    marker.with_suffix(".part").write_text(str(os.getpid()))
-    os.replace(marker.with_suffix(".part"), marker)
+    def say_who_we_are():
+        marker = pathlib.Path(os.environ["TOY_HOLD"])
+        marker.with_suffix(".part").write_text(str(os.getpid()))
+        os.replace(marker.with_suffix(".part"), marker)
+    class Finalizer:
+        def __del__(self):  # the signal lands in a finalizer, where Python prints and drops the
+            say_who_we_are()  # KeyboardInterrupt it raises: the example then goes on
+            time.sleep(60)
+    if os.environ.get("TOY_LOST"):
+        Finalizer()  # collected at once
+    else:
+        say_who_we_are()
     time.sleep(3600)  # far longer than any test waits: only a working stop ends this build
 '''
 
 
-def _sphinx(docs: Path, **env: str) -> subprocess.Popen[str]:
+def _environment(**env: str) -> dict[str, str]:
+    """The build's environment: quick mode on the CPU, nothing of the calling shell's build settings."""
     full_env = {**os.environ, "MLCHEATSHEET_MODE": "quick", "MLCHEATSHEET_DEVICE": "cpu", "MPLBACKEND": "Agg", **env}
     for key in ("MLCHEATSHEET_NOPLOT", "MLCHEATSHEET_RESULTS", "MLCHEATSHEET_DATASET", CACHE_ENV, "MLCHEATSHEET_FRESH"):
         if key not in env:
             full_env.pop(key, None)
     full_env.setdefault("MLCHEATSHEET_EXAMPLES", "")
+    return full_env
+
+
+def _sphinx(docs: Path, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", str(docs),
-                             str(docs.parent / "html")], env=full_env, stdout=subprocess.PIPE,
+                             str(docs.parent / "html")], env=_environment(**env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -189,13 +203,14 @@ def _processes_with(text: str) -> list[int]:
 
 # (whom the signal reaches, which signal, workers): Ctrl-C in a terminal reaches the whole
 # process group, `kill` and CI's cancel the main process only, the system kills one worker.
-# "deaf": the example's thread blocks the signals, as a long native call would delay them.
+# "lost": Ctrl-C arrives while the main thread runs a finalizer (a __del__, a weakref or GC
+# callback), which swallows the KeyboardInterrupt: the cause of the old test's rare hang.
 _STOPS = {
     "ctrl-c, one example at a time": ("group", signal.SIGINT, "1"),
     "ctrl-c, in a worker": ("group", signal.SIGINT, "2"),
     "sigterm to the main process": ("main", signal.SIGTERM, "2"),
     "a worker killed": ("worker", signal.SIGKILL, "2"),
-    "ctrl-c, main thread deaf": ("group", signal.SIGINT, "1 deaf"),
+    "ctrl-c lost in a finalizer": ("group", signal.SIGINT, "1 lost"),
 }
 
 
@@ -204,10 +219,10 @@ _STOPS = {
 @pytest.mark.parametrize("case", list(_STOPS))
 def test_an_interrupted_build_stops_says_what_it_kept_and_reruns_only_what_was_lost(tmp_path: Path, case: str) -> None:
     whom, stop, how = _STOPS[case]
-    workers, deaf = how.split()[0], how.endswith("deaf")
+    workers, lost = how.split()[0], how.endswith("lost")
     docs = _held_site(tmp_path)
     marker = tmp_path / "held"
-    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS=workers, **({"TOY_DEAF": "1"} if deaf else {}))
+    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS=workers, **({"TOY_LOST": "1"} if lost else {}))
     while not marker.exists() and process.poll() is None:  # plot_good.py stored, plot_zslow.py holding
         time.sleep(0.05)
     assert marker.exists(), process.communicate()[0][-3000:]
@@ -221,7 +236,7 @@ def test_an_interrupted_build_stops_says_what_it_kept_and_reruns_only_what_was_l
     assert "1 of the 2 examples it ran are stored in the cache (plot_good.py); the next build runs 1 again " \
            "(plot_zslow.py)" in out, out[-3000:]
     assert re.search(r"^gallery: build stopped by ", out, re.M), out[-3000:]
-    assert ("did not unwind within" in out) == deaf, out[-3000:]  # only a deaf main thread is ended from outside
+    assert ("did not unwind within" in out) == lost, out[-3000:]  # only a lost interrupt needs ending from outside
     assert not _processes_with(str(marker)), "processes of the build outlived it"
     results = docs / "auto_examples" / "results"
     assert not (results / "zslow.json").exists() and not list(results.glob(".*"))
@@ -229,9 +244,27 @@ def test_an_interrupted_build_stops_says_what_it_kept_and_reruns_only_what_was_l
     assert [json.loads((e / "manifest.json").read_text())["script"] for e in entries if (e / "manifest.json").is_file()] \
         == ["plot_good.py"], entries
     assert not [p for p in entries if p.name.endswith(".part")]
-    if case in ("sigterm to the main process", "ctrl-c, main thread deaf"):  # unwound, and ended from outside
+    if case in ("sigterm to the main process", "ctrl-c lost in a finalizer"):  # unwound, and ended from outside
         ran, out = _build(docs)
         assert ran == {"plot_zslow.py"}, out[-3000:]
+
+
+@pytest.mark.docs
+def test_a_full_build_out_of_time_falls_back_to_the_quick_site(tmp_path: Path) -> None:
+    docs = _held_site(tmp_path)  # its full build holds until it is stopped
+    script, out = str(ROOT / "docs" / "build-within.sh"), docs.parent / "html"
+    env = _environment(TOY_HOLD=str(tmp_path / "held"), TOY_HOLD_IN="full", PYTHON=sys.executable)
+    done = subprocess.run(["bash", script, "5", str(out), str(docs)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "build-within: the full build did not finish within 5 s; building the quick site instead" in done.stderr
+    assert json.loads((docs / "auto_examples" / "results" / "zslow.json").read_text())["mode"] == "quick"
+    assert (out / "auto_examples" / "plot_zslow.html").is_file()
+    # any other failure of the full build is the script's failure, not a reason to publish the quick site
+    failed = subprocess.run(["bash", script, "60", str(out), str(tmp_path / "no-docs")], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert failed.returncode not in (0, 124) and "building the quick site" not in failed.stderr
+    usage = subprocess.run(["bash", script, "soon", str(out)], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage:")
 
 
 @pytest.mark.docs

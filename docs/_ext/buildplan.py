@@ -158,7 +158,7 @@ def render(steps: list[Step], device: str, workers: int, compute: str) -> str:
     timed = [s.recorded_seconds for s in to_run if s.recorded_seconds is not None]
     summary = f"{len(to_run)} of {len(steps)} examples to run"
     if to_run and len(timed) == len(to_run):
-        summary += f", expected {_duration(_expected_makespan(timed, workers))} from their recorded runs"
+        summary += f", expected {_duration(_expected_makespan(timed, workers))} for the examples, from their recorded runs"
     elif to_run:
         summary += (f"; {len(to_run) - len(timed)} never timed on this configuration, so no total is expected"
                     + (f" (the {len(timed)} timed ones: {_duration(_expected_makespan(timed, workers))})" if timed else ""))

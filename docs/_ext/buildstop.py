@@ -55,6 +55,7 @@ class _State:
         self.finished = False  # the gallery ran to its end (failed examples included)
         self.reason = ""
         self.said = False
+        self.watching_parent = False
 
 
 _STATE = _State()
@@ -67,6 +68,8 @@ def guard(summary: Callable[[], str]) -> None:
         summary: Returns the line that says which examples were stored and which will run
             again; called once, when the build stops before the gallery finished.
     """
+    if threading.current_thread() is not threading.main_thread():
+        return  # Sphinx embedded in another program's thread: signals are that program's to handle
     _STATE.summary = summary
     os.environ[BUILD_PID_ENV] = str(os.getpid())  # the workers inherit it
     for stop in _SIGNALS:  # SIGTERM unwinds as Ctrl-C does, instead of dying with the workers running
@@ -74,6 +77,7 @@ def guard(summary: Callable[[], str]) -> None:
     reader, writer = socket.socketpair()
     writer.setblocking(False)
     signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    # The thread holds the writer too: were it collected, its descriptor would close under set_wakeup_fd.
     threading.Thread(target=_watch, args=(reader, writer), name="build-stop", daemon=True).start()
     atexit.register(_at_exit)
 
@@ -114,9 +118,9 @@ def gallery_finished() -> None:
 def watch_parent() -> None:
     """In a worker: exit as soon as the build's main process is gone (started once per process)."""
     build = os.environ.get(BUILD_PID_ENV, "")
-    if not build.isdigit() or int(build) == os.getpid() or getattr(watch_parent, "started", False):
+    if not build.isdigit() or int(build) == os.getpid() or _STATE.watching_parent:
         return
-    watch_parent.started = True  # type: ignore[attr-defined]
+    _STATE.watching_parent = True
     parent = os.getppid()
 
     def watch() -> None:

@@ -40,13 +40,13 @@ _DEMO_CLASS = "mlcheatsheet-demo"
 # training images show (:attr:`mlcheatsheet.data.Dataset.kind`), so a page built on
 # Fashion-MNIST asks for clothing, not digits.
 _HINTS = {
-    "classifier": "Draw in the box below, in the manner of the {kind} this model learned from ({examples}); "
+    "classifier": "Draw something like one of the {kind} this model learned from ({examples}) in the box below; "
                   "the bars show the probability the model gives each class.",
     "vae": "Move the point over the map of the 2-D code space to decode the image at that code, "
            "or draw samples from the {model}.",
     "generator": "Draw new samples from the generator, or slide between two noise vectors.",
     "conditional-generator": "Choose a class ({examples}), draw new samples of it, or slide between two noise vectors.",
-    "autoencoder": "Draw in the box, in the manner of the {kind} these models learned from; the reconstruction, "
+    "autoencoder": "Draw something like one of the {kind} these models learned from; its reconstruction, "
                    "a noisy copy and the denoised copy appear beside it.",
 }
 # Demos that feed the reader's drawing to the model: a white-on-black sketch is an input only

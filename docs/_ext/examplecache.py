@@ -19,7 +19,8 @@ the worker before and after each example (:func:`track_example`) gives the run i
 example starts, is expected to end and ends, and stores the finished run as a new entry —
 built in a temporary folder and renamed into place, so an interrupted build leaves whole
 entries or none. :mod:`buildcheck` then checks every record, run now or restored, against
-its key.
+its key. Ctrl-C, SIGTERM or a dead worker end the whole build within seconds and say which
+of its runs were stored (:mod:`buildstop`).
 
 On the CPU every example runs with one torch thread (``$MLCHEATSHEET_THREADS`` overrides it),
 however many run at once: the thread count changes a run's floating-point results, so it
