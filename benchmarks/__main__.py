@@ -22,8 +22,8 @@ import torch
 
 from mlcheatsheet.budgets import get_budget
 from mlcheatsheet.data import Dataset, load_dataset
-from mlcheatsheet.device import get_device
-from mlcheatsheet.training import THREADS_ENV, GanCollapseWarning, TrainConfig, configure_threads, fid_scorer
+from mlcheatsheet.runtime import THREADS_ENV, configure_threads, get_device
+from mlcheatsheet.training import GanCollapseWarning, TrainConfig, fid_scorer
 
 from ._measure import Row, environment_lines, format_table
 from .build import ROOT, BuildReport, budget_lines, build_rows, report_existing_build, run_build, run_build_ratios

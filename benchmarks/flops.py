@@ -18,7 +18,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mlcheatsheet.data import Dataset
 from mlcheatsheet.models.cnn import CNN
-from mlcheatsheet.training import TrainConfig, fit, use_channels_last
+from mlcheatsheet.runtime import use_channels_last
+from mlcheatsheet.training import TrainConfig, fit
 
 from ._measure import Row
 

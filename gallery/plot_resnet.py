@@ -116,7 +116,7 @@ from dataclasses import replace
 
 from mlcheatsheet.models import resnet18
 from mlcheatsheet.models.resnet import imagenet_weights_path
-from mlcheatsheet.training import freeze_backbone, with_new_head
+from mlcheatsheet.transfer import freeze_backbone, with_new_head
 
 batch = 10
 few_config = TrainConfig(epochs=max(1, budget.transfer_steps * batch // len(transfer_data.x_train)), batch_size=batch,

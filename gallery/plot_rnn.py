@@ -60,7 +60,7 @@ print(", ".join(f"{name}: {count_parameters(model):,} parameters" for name, mode
 # long, held-out images are followed by blank rows before the decision is read. First,
 # with the freshly initialised weights:
 from mlcheatsheet.plotting import plot_gradient_per_step
-from mlcheatsheet.training import input_gradient_per_row
+from mlcheatsheet.metrics import input_gradient_per_row
 
 probe = data.to(device)
 probe_images, probe_labels = probe.x_test[:500], probe.y_test[:500]

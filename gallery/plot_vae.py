@@ -114,6 +114,7 @@ _ = show_image_rows(torch.stack([originals[:10], rebuilt[:10], originals[10:], r
 # from the held-out ones) judges ten independent sets of samples, each as large as the
 # held-out set: FID (mean with its 95% interval), which classes appear, and how confident
 # it is, next to its confidence on real held-out images.
+from mlcheatsheet.findings import coverage_finding
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)
@@ -124,7 +125,7 @@ quality = scorer.score_draws(draws)
 samples = draws[0]
 predicted = scorer.classify(samples)
 print(f"Prior samples: {quality.summary()}")
-print(quality.coverage_sentence(data.classes))
+print(coverage_finding(quality.class_shares, data.classes))
 print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out images {scorer.real_confidence:.3f}")
 
 # %%

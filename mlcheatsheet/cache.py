@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from filelock import FileLock
+
 __all__ = ["CACHE_ENV", "cache_root", "content_key", "exclusive", "library_versions", "package_digest", "write_atomically"]
 
 #: Environment variable naming the root folder of the store.
@@ -81,9 +83,13 @@ def content_key(parts: Mapping[str, object]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
+def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object], *, durable: bool = False) -> Path:
     """Create ``path`` whole or not at all: ``write`` fills a temporary file next to it,
     which then replaces ``path`` in one step (an interrupted write leaves no partial file).
+
+    The file gets the mode any new file would (``mkstemp`` makes it private; what is written
+    here is published: pages, records, checkpoints). ``durable=True`` also flushes the data
+    and the rename to disk before returning, for files that must survive a power cut.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,11 +97,37 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], 
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        _fsync_directory(path.parent)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -103,19 +135,10 @@ def exclusive(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on ``path + ".lock"`` (blocking) while the block runs.
 
     Two processes that would both compute the same entry take turns: the second finds the
-    first one's result when it gets the lock. POSIX only (``fcntl``); elsewhere the block
-    runs unlocked, and the atomic writes still keep every entry whole.
+    first one's result when it gets the lock. ``filelock`` (which torch installs) locks on
+    every platform, and the lock is released when its holder dies.
     """
     lock = Path(f"{os.fspath(path)}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # Windows
+    with FileLock(lock):
         yield
-        return
-    with open(lock, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

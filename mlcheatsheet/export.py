@@ -27,7 +27,6 @@ import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -35,8 +34,7 @@ from torch import nn
 
 from .budgets import build_mode
 from .data import Dataset
-from .report import RUN_KEY_ENV, source_commit
-from .runtime import describe_device
+from .report import run_stamp
 
 __all__ = ["DEMOS_ENV", "TOLERANCE", "DemoModel", "Pixels", "Probabilities", "export_demo", "run_onnx"]
 
@@ -222,9 +220,8 @@ def _manifest(example: str, kind: str, models: Mapping[str, DemoModel], shapes: 
               title: str, data: Dataset, device: torch.device | str, extra: Mapping[str, object]) -> dict[str, object]:
     channels, height, width = data.image_shape
     return {
-        "example": example, "kind": kind, "title": title, "mode": build_mode(), "commit": source_commit(),
-        "run_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "run_key": os.environ.get(RUN_KEY_ENV, ""),
-        "device_description": describe_device(device), "dataset": data.name, "data_kind": data.kind,
+        "example": example, "kind": kind, "title": title, "mode": build_mode(), **run_stamp(device),
+        "dataset": data.name, "data_kind": data.kind,
         "classes": list(data.classes),
         "image": {"channels": channels, "height": height, "width": width},
         "models": {name: {"file": f"{name}.onnx",

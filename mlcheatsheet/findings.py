@@ -32,6 +32,7 @@ __all__ = [
     "compare_fids",
     "compare_independent",
     "compare_means",
+    "coverage_finding",
     "mean_interval",
     "share_interval",
 ]
@@ -100,6 +101,27 @@ def share_interval(count: int, n: int) -> Interval:
         raise ValueError(f"a share needs 0 <= count <= n and n >= 1, got count={count}, n={n}")
     ci = stats.binomtest(count, n).proportion_ci(confidence_level=LEVEL, method="wilson")
     return Interval(count / n, float(ci.low), float(ci.high), "Wilson", n)
+
+
+def coverage_finding(class_shares: torch.Tensor | Sequence[float], classes: Sequence[str], *,
+                     threshold: float = 0.05) -> str:
+    """Whether every class is drawn: a finding that names the classes below ``threshold`` of the samples.
+
+    Args:
+        class_shares: The share of samples classified as each class
+            (:attr:`~mlcheatsheet.metrics.SampleQuality.class_shares`).
+        classes: The classes' names, in label order.
+        threshold: A share below this marks the generator as partly collapsed.
+    """
+    shares = [float(share) for share in class_shares]
+    rare = [(name, share) for name, share in zip(classes, shares) if share < threshold]
+    if not rare:
+        rarest = min(range(len(shares)), key=shares.__getitem__)
+        return (f"Coverage: every class holds at least {100 * threshold:.0f}% of the samples "
+                f"(rarest: {classes[rarest]}, {100 * shares[rarest]:.1f}%).")
+    named = ", ".join(f"{name} ({100 * share:.1f}%)" for name, share in rare)
+    return (f"Coverage: partly collapsed — {len(rare)} class{'es' if len(rare) > 1 else ''} below "
+            f"{100 * threshold:.0f}% of the samples: {named}.")
 
 
 def mean_interval(values: torch.Tensor | Sequence[float]) -> Interval:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -230,17 +228,6 @@ class SampleQuality:
     def rare_classes(self, classes: Sequence[str], *, threshold: float = 0.05) -> list[tuple[str, float]]:
         """The classes holding less than ``threshold`` of the samples, with their shares."""
         return [(name, float(share)) for name, share in zip(classes, self.class_shares) if share < threshold]
-
-    def coverage_sentence(self, classes: Sequence[str], *, threshold: float = 0.05) -> str:
-        """Whether every class is drawn: a finding that names the classes below ``threshold``."""
-        rare = self.rare_classes(classes, threshold=threshold)
-        if not rare:
-            rarest = classes[int(self.class_shares.argmin())]
-            return (f"Coverage: every class holds at least {100 * threshold:.0f}% of the samples "
-                    f"(rarest: {rarest}, {100 * self.min_class_share:.1f}%).")
-        named = ", ".join(f"{name} ({100 * share:.1f}%)" for name, share in rare)
-        return (f"Coverage: partly collapsed — {len(rare)} class{'es' if len(rare) > 1 else ''} below "
-                f"{100 * threshold:.0f}% of the samples: {named}.")
 
     def record(self) -> dict[str, float]:
         """The numbers a results record keeps (``extra`` of :func:`~mlcheatsheet.report.report_result`)."""
@@ -478,14 +465,3 @@ def input_gradient_per_row(model: nn.Module, images: torch.Tensor, labels: torch
         loss = F.cross_entropy(logits, labels, reduction="sum")  # sum: per-image gradients
         (grad,) = torch.autograd.grad(loss, rows)
     return grad.norm(dim=2).mean(dim=0).cpu()  # (N, T, C*W) -> (N, T) -> (T,)
-
-
-def __getattr__(name: str) -> Any:
-    # fid_scorer trains a model, so it moved to the training package; the old name still works.
-    if name == "fid_scorer":
-        warnings.warn("mlcheatsheet.metrics.fid_scorer moved to mlcheatsheet.training.fid_scorer",
-                      DeprecationWarning, stacklevel=2)
-        from .training import fid_scorer
-
-        return fid_scorer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

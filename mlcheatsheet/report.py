@@ -19,7 +19,6 @@ import json
 import math
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -29,13 +28,15 @@ import torch
 from torch import nn
 
 from .budgets import Target, build_mode, get_target
+from .cache import write_atomically
 from .data import Dataset
 from .findings import Claim, Interval
 from .runtime import describe_device
 from .training.adversarial import GanHistory
 from .training.engine import History, count_parameters, training_steps_taken
 
-__all__ = ["RESULTS_ENV", "RUN_KEY_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "source_commit"]
+__all__ = ["RESULTS_ENV", "RUN_KEY_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "run_stamp",
+           "source_commit"]
 
 #: Environment variable naming the directory where the docs build collects results.
 RESULTS_ENV = "MLCHEATSHEET_RESULTS"
@@ -247,14 +248,23 @@ def _publish(result: Result, claims: list[Claim]) -> None:
         print(claim)
     directory = os.environ.get(RESULTS_ENV)
     if directory:
-        _write_json_atomically(Path(directory) / f"{result.example}.json", asdict(result))
+        record = json.dumps(asdict(result), indent=2).encode()
+        write_atomically(Path(directory) / f"{result.example}.json", lambda fh: fh.write(record))
 
 
 def _stamp(example: str, device: torch.device | str, target: Target | None) -> dict[str, object]:
     """The fields of a :class:`Result` that say where, when and against what it ran."""
     target = target or get_target(example, device=device)
+    return {"target": asdict(target) if target is not None else None, **run_stamp(device)}
+
+
+def run_stamp(device: torch.device | str) -> dict[str, object]:
+    """Where, when and from which code a run ran: commit, UTC time, device, torch version and content key.
+
+    One stamp for every file a run publishes (its result record, its demo's ``demo.json``),
+    so the page's verification box and the demo's line cannot disagree.
+    """
     return {
-        "target": asdict(target) if target is not None else None,
         "commit": source_commit(),
         "run_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "device_description": describe_device(device),
@@ -287,18 +297,6 @@ def source_commit() -> str:
     # A status that cannot be read may hide changes: say so rather than vouch for a clean tree.
     dirty = status.returncode != 0 or bool(status.stdout.strip())
     return head.stdout.strip() + ("+changes" if dirty else "")
-
-
-def _write_json_atomically(path: Path, payload: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_result(path: str | os.PathLike[str]) -> Result:

@@ -40,15 +40,8 @@ from mlcheatsheet.findings import Interval
 from mlcheatsheet.metrics import SampleQuality
 from mlcheatsheet.models import MLP
 from mlcheatsheet.models.cnn import CNN
-from mlcheatsheet.training import (
-    THREADS_ENV,
-    GanConfig,
-    GanHistory,
-    TrainConfig,
-    configure_threads,
-    fit_classifier,
-    use_channels_last,
-)
+from mlcheatsheet.runtime import THREADS_ENV, configure_threads, use_channels_last
+from mlcheatsheet.training import GanConfig, GanHistory, TrainConfig, fit_classifier
 
 TIMES_PAGE = """
 Computation times

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlcheatsheet.metrics import input_gradient_per_row
 from mlcheatsheet.models import (
     CNN,
     BasicBlock,
@@ -22,14 +23,9 @@ from mlcheatsheet.models import (
     resnet_small,
 )
 from mlcheatsheet.models.resnet import imagenet_weights_path
-from mlcheatsheet.training import (
-    TrainConfig,
-    fit_classifier,
-    freeze_backbone,
-    input_gradient_per_row,
-    use_channels_last,
-    with_new_head,
-)
+from mlcheatsheet.runtime import use_channels_last
+from mlcheatsheet.training import TrainConfig, fit_classifier
+from mlcheatsheet.transfer import freeze_backbone, with_new_head
 
 CLASSIFIERS = ("cnn", "resnet", "plain", "resnet18", "resnet50", "rnn", "lstm", "gru")
 # Small versions of each model, for the shape and training tests.

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from mlcheatsheet.findings import coverage_finding
 from mlcheatsheet.metrics import class_coverage, feature_statistics, frechet_distance
 from mlcheatsheet.training import fid_scorer
 from mlcheatsheet.models import (
@@ -209,9 +210,9 @@ def test_sample_quality_with_intervals_and_named_coverage(scorer, mnist5k) -> No
     assert quality.fid_interval is not None and quality.fid_interval.low < quality.fid < quality.fid_interval.high
     assert quality.conditional_interval is not None and quality.conditional_interval.n == 3000
     assert scorer.score(images).fid_interval is None  # one draw: no interval to give
-    assert quality.coverage_sentence(mnist5k.classes).startswith("Coverage: every class holds at least 5%")
+    assert coverage_finding(quality.class_shares, mnist5k.classes).startswith("Coverage: every class holds at least 5%")
     only_ones = scorer.score(images[labels == 1][:100])
-    sentence = only_ones.coverage_sentence(mnist5k.classes)
+    sentence = coverage_finding(only_ones.class_shares, mnist5k.classes)
     assert sentence.startswith("Coverage: partly collapsed") and "0 (0.0%)" in sentence and "1 (" not in sentence
 
 

@@ -20,8 +20,8 @@ from mlcheatsheet import runtime
 from mlcheatsheet.budgets import get_budget
 from mlcheatsheet.data import Dataset
 from mlcheatsheet.models import DCGANDiscriminator, DCGANGenerator
-from mlcheatsheet.runtime import Runtime, describe_device
-from mlcheatsheet.training import GanConfig, TrainConfig, autocast, configure_backends, fit, fit_gan, mixed_precision_dtype, predict
+from mlcheatsheet.runtime import Runtime, autocast, configure_backends, describe_device, mixed_precision_dtype
+from mlcheatsheet.training import GanConfig, TrainConfig, fit, fit_gan, predict
 
 CPU = torch.device("cpu")
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from mlcheatsheet.data import Dataset, load_dataset
-from mlcheatsheet.device import seed_everything
+from mlcheatsheet.runtime import seed_everything
 from mlcheatsheet.models import MLP, available_models, build_model, get_builder
 from mlcheatsheet.training import History, TrainConfig, TrainingDivergedError, fit, fit_classifier
 

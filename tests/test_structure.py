@@ -20,24 +20,14 @@ def is_package(path: Path) -> bool:
     return path.name == "__init__.py"
 
 
-def lazy_aliases(tree: ast.Module) -> set[int]:
-    """Line numbers of imports inside a module-level ``__getattr__``: deprecated names that moved."""
-    lines: set[int] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
-            lines |= {n.lineno for n in ast.walk(node) if isinstance(n, ast.ImportFrom)}
-    return lines
-
-
 def imported_modules(path: Path, known: set[str]) -> set[str]:
     """Package modules that ``path`` imports, at module level or inside functions."""
     tree = ast.parse(path.read_text())
     here = module_name(path)
     package = here if is_package(path) else here.rpartition(".")[0]
-    skip = lazy_aliases(tree)
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.lineno not in skip:
+        if isinstance(node, ast.ImportFrom):
             base = package
             for _ in range(max(node.level - 1, 0)):
                 base = base.rpartition(".")[0]
@@ -93,7 +83,7 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-@pytest.mark.parametrize("module", ["mlcheatsheet.runtime", "mlcheatsheet.device", "mlcheatsheet.metrics"])
+@pytest.mark.parametrize("module", ["mlcheatsheet.runtime", "mlcheatsheet.metrics"])
 def test_low_level_modules_do_not_reach_up_into_training(module: str) -> None:
     graph = import_graph()
     reachable, todo = set(), [module]

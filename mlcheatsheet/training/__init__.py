@@ -9,13 +9,11 @@
 - :mod:`~mlcheatsheet.training.variants`: ``fit_gan_variants``, GAN variants trained on equal terms.
 - :mod:`~mlcheatsheet.training.scorer`: ``fid_scorer``, the classifier behind FID.
 
-The names below are re-exported here, where the gallery and earlier code import them from;
-so are the runtime and transfer helpers that used to live in this module.
+The names below are re-exported here, where the gallery imports them from. Device, precision
+and thread policy live in :mod:`mlcheatsheet.runtime`, new heads and frozen backbones in
+:mod:`mlcheatsheet.transfer`, measurements in :mod:`mlcheatsheet.metrics`: import them there.
 """
 
-from ..metrics import input_gradient_per_row
-from ..runtime import THREADS_ENV, autocast, configure_backends, configure_threads, mixed_precision_dtype, use_channels_last
-from ..transfer import freeze_backbone, with_new_head
 from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_class_grid, sample_images, score_generator
 from .engine import (
     History,
@@ -32,7 +30,6 @@ from .scorer import fid_scorer
 from .variants import GanRun, GanVariant, fit_gan_variants
 
 __all__ = [
-    "THREADS_ENV",
     "GanCollapseWarning",
     "GanConfig",
     "GanHistory",
@@ -41,10 +38,7 @@ __all__ = [
     "History",
     "TrainConfig",
     "TrainingDivergedError",
-    "autocast",
     "classified_correctly",
-    "configure_backends",
-    "configure_threads",
     "count_parameters",
     "detect_collapse",
     "evaluate_autoencoder",
@@ -57,10 +51,7 @@ __all__ = [
     "fit_gan",
     "fit_gan_variants",
     "fit_vae",
-    "freeze_backbone",
-    "input_gradient_per_row",
     "make_optimizer",
-    "mixed_precision_dtype",
     "negative_elbo_per_image",
     "predict",
     "reconstruction_errors",
@@ -68,6 +59,4 @@ __all__ = [
     "sample_images",
     "score_generator",
     "training_steps_taken",
-    "use_channels_last",
-    "with_new_head",
 ]

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..data import Dataset
+from ..findings import coverage_finding
 from ..metrics import FIDScorer, SampleQuality, mean_pairwise_distance
 from ..models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
 from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
@@ -202,7 +203,7 @@ class GanHistory:
 
         The training-time checks (:func:`detect_collapse`) look for a discriminator that wins
         outright and for samples that all look alike; a generator can pass both and still
-        drop classes, so the coverage line (:meth:`~mlcheatsheet.metrics.SampleQuality.coverage_sentence`)
+        drop classes, so the coverage line (:func:`~mlcheatsheet.findings.coverage_finding`)
         names every class below 5% of the samples.
         """
         checked = ("the samples never all looked alike (a critic's loss is unbounded, so whether it won outright is "
@@ -210,7 +211,7 @@ class GanHistory:
                    else "the discriminator never won outright and the samples never all looked alike")
         lines = [f"WARNING — GAN collapse: {message}" for message in self.collapse] or [f"Collapse check during training: {checked}."]
         if quality is not None:
-            lines.append(quality.coverage_sentence(classes or [str(k) for k in range(len(quality.class_shares))]))
+            lines.append(coverage_finding(quality.class_shares, classes or [str(k) for k in range(len(quality.class_shares))]))
         return "\n".join(lines)
 
     def log_interval(self, step: int, seconds: float, means: dict[str, float]) -> None:
