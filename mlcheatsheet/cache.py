@@ -29,7 +29,8 @@ from typing import IO
 
 from filelock import FileLock
 
-__all__ = ["CACHE_ENV", "cache_root", "content_key", "exclusive", "library_versions", "package_digest", "write_atomically"]
+__all__ = ["CACHE_ENV", "cache_root", "content_key", "exclusive", "library_versions", "package_digest", "published_mode",
+           "write_atomically"]
 
 #: Environment variable naming the root folder of the store.
 CACHE_ENV = "MLCHEATSHEET_CACHE"
@@ -100,7 +101,7 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], 
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, published_mode(0o666))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -110,10 +111,15 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[IO[bytes]], 
     return path
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def published_mode(mode: int) -> int:
+    """``mode`` less the process's umask: what ``open``/``mkdir`` would give a new file or folder.
+
+    ``tempfile`` makes private (0600/0700) files and folders; what is renamed into place
+    from one is published (a site a web server reads, a record, a checkpoint) and gets this.
+    """
+    mask = os.umask(0)  # reading the umask means setting it: put it straight back
     os.umask(mask)
-    return mask
+    return mode & ~mask
 
 
 def _fsync_directory(directory: Path) -> None:

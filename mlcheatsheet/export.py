@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .budgets import build_mode
+from .cache import published_mode
 from .data import Dataset
 from .report import run_stamp
 
@@ -190,11 +191,7 @@ def export_demo(example: str, kind: str, models: Mapping[str, DemoModel], *, tit
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{example}.", suffix=".part", dir=root))
-    # mkdtemp makes a private (0700) folder; once renamed into place it is published, so it
-    # gets the mode any new folder would get (a web server that is not root must read it).
-    umask = os.umask(0)
-    os.umask(umask)
-    work.chmod(0o777 & ~umask)
+    work.chmod(published_mode(0o777))  # renamed into place below: a web server that is not root must read it
     start = time.perf_counter()
     try:
         checked = {name: _export(model, work / f"{name}.onnx") for name, model in models.items()}

@@ -18,24 +18,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MLCHEATSHEET_OFFLINE", "1")
 
-from test_examplecache import _STOPS, _held_site, _processes_with, _sphinx  # noqa: E402
+from test_examplecache import _STOPS, _held_site, _processes_with, start_held_build, stop_held_build  # noqa: E402
 
 KEPT = "1 of the 2 examples it ran are stored in the cache (plot_good.py); the next build runs 1 again (plot_zslow.py)"
 
 
 def stop_once(case: str) -> tuple[float, bool]:
     """Build until the held example runs, stop it as ``case`` says; (seconds to stop, whether all was right)."""
-    whom, stop, how = _STOPS[case]
     tmp = Path(tempfile.mkdtemp(prefix="stoploop-"))
-    docs, marker = _held_site(tmp), tmp / "held"
-    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS=how.split()[0],
-                      **({"TOY_LOST": "1"} if how.endswith("lost") else {}))
-    while not marker.exists() and process.poll() is None:
-        time.sleep(0.02)
-    held = int(marker.read_text())
+    marker = tmp / "held"
+    process, held = start_held_build(_held_site(tmp), marker, case)
+    if held is None:
+        return 0.0, False
     start = time.monotonic()
-    {"group": lambda: os.killpg(process.pid, stop), "main": lambda: os.kill(process.pid, stop),
-     "worker": lambda: os.kill(held, stop)}[whom]()
+    stop_held_build(process, held, case)
     out, _ = process.communicate(timeout=120)
     seconds = time.monotonic() - start
     return seconds, process.returncode != 0 and KEPT in re.sub(r"\x1b\[[0-9;]*m", "", out) and not _processes_with(str(marker))

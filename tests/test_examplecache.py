@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import examplecache  # noqa: E402
-from test_buildcheck import _SCRIPTS, _output, _tiny_site  # noqa: E402
+from test_buildcheck import _tiny_site  # noqa: E402
 
 from mlcheatsheet.cache import CACHE_ENV  # noqa: E402
 
@@ -214,22 +214,39 @@ _STOPS = {
 }
 
 
+def start_held_build(docs: Path, marker: Path, case: str) -> tuple[subprocess.Popen[str], int | None]:
+    """Build ``docs`` (a :func:`_held_site`) the way ``case`` runs it, until plot_zslow.py holds.
+
+    Returns the build and the pid of the process running the held example (``None`` when
+    the build ended first).
+    """
+    how = _STOPS[case][2]
+    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS=how.split()[0],
+                      **({"TOY_LOST": "1"} if how.endswith("lost") else {}))
+    while not marker.exists() and process.poll() is None:  # plot_good.py stored, plot_zslow.py holding
+        time.sleep(0.05)
+    return process, int(marker.read_text()) if marker.exists() else None
+
+
+def stop_held_build(process: subprocess.Popen[str], held: int, case: str) -> None:
+    """Send ``case``'s signal to whom it names."""
+    whom, stop, _ = _STOPS[case]
+    if whom == "group":  # as a terminal sends Ctrl-C
+        os.killpg(process.pid, stop)
+    else:
+        os.kill(held if whom == "worker" else process.pid, stop)
+
+
 @pytest.mark.docs
 @pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="finds left-over processes through /proc")
 @pytest.mark.parametrize("case", list(_STOPS))
 def test_an_interrupted_build_stops_says_what_it_kept_and_reruns_only_what_was_lost(tmp_path: Path, case: str) -> None:
-    whom, stop, how = _STOPS[case]
-    workers, lost = how.split()[0], how.endswith("lost")
-    docs = _held_site(tmp_path)
-    marker = tmp_path / "held"
-    process = _sphinx(docs, TOY_HOLD=str(marker), MLCHEATSHEET_WORKERS=workers, **({"TOY_LOST": "1"} if lost else {}))
-    while not marker.exists() and process.poll() is None:  # plot_good.py stored, plot_zslow.py holding
-        time.sleep(0.05)
-    assert marker.exists(), process.communicate()[0][-3000:]
-    held = int(marker.read_text())
-    assert (held == process.pid) == (workers == "1")  # one at a time: the example runs in the main process
-    {"group": lambda: os.killpg(process.pid, stop), "main": lambda: os.kill(process.pid, stop),
-     "worker": lambda: os.kill(held, stop)}[whom]()
+    docs, marker = _held_site(tmp_path), tmp_path / "held"
+    process, held = start_held_build(docs, marker, case)
+    assert held is not None, process.communicate()[0][-3000:]
+    lost = _STOPS[case][2].endswith("lost")
+    assert (held == process.pid) == _STOPS[case][2].startswith("1")  # one at a time: the example runs in the main process
+    stop_held_build(process, held, case)
     out, _ = process.communicate(timeout=60)  # the held example alone would take an hour
     out = re.sub(r"\x1b\[[0-9;]*m", "", out)
     assert process.returncode != 0, out[-3000:]

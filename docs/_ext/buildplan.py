@@ -33,7 +33,6 @@ from mlcheatsheet.data import DEFAULT_DATASET, OFFLINE_ENV, canonical_name, data
 from mlcheatsheet.runtime import DEVICE_ENV, get_device  # noqa: E402
 
 import examplecache  # noqa: E402
-from examplecache import worker_count  # noqa: E402
 
 # A script's training budgets are the ones it assigns to a name: ``budget = get_budget("vae", ...)``
 # (a budget read for a sentence about another example, ``steps, n = get_budget("dcgan")...``, is not).
@@ -130,15 +129,13 @@ def describe_compute(device: str, present: bool) -> str:
         return ("autocast to bfloat16 on GPUs that compute it natively (Ampere and newer), else float16 with a "
                 "gradient scaler; channels-last convolutions")
     if device == "cpu":
-        from examplecache import example_threads
-
-        threads = example_threads()
+        threads = examplecache.example_threads()
         return f"float32, {threads} torch thread{'s' * (threads != 1)} per example"
     return "float32"
 
 
 def render(steps: list[Step], device: str, workers: int, compute: str) -> str:
-    from examplecache import _duration, _expected_makespan
+    from examplecache import _duration, _expected_makespan  # the build's own wording of times
 
     mode = build_mode()
     lines = [f"plan of a {mode} build on {device} ({workers} example{'s' * (workers > 1)} at a time; {compute})", ""]
@@ -184,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[DEVICE_ENV] = forced
     try:
         steps = make_plan(device, consult)
-        workers = worker_count(sum(s.status == "run" for s in steps), device.split(":")[0])
+        workers = examplecache.worker_count(sum(s.status == "run" for s in steps), device.split(":")[0])
     except ValueError as exc:  # an unknown dataset, mode or worker count in the environment
         print(f"make plan: {exc}", file=sys.stderr)
         return 2
