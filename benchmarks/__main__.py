@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from mlcheatsheet.budgets import get_budget
+from mlcheatsheet.site.budgets import get_budget
 from mlcheatsheet.data import Dataset, load_dataset
 from mlcheatsheet.runtime import THREADS_ENV, configure_threads, get_device
 from mlcheatsheet.training import GanCollapseWarning, TrainConfig, fid_scorer
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"note: {note}")
     if reports:
-        print("\nfull-mode CPU budgets (mlcheatsheet.budgets):")
+        print("\nfull-mode CPU budgets (mlcheatsheet.site.budgets):")
         print("\n".join(budget_lines()))
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nbenchmarks took {time.perf_counter() - start:.0f} s; load average now {load} (1/5/15 min)")

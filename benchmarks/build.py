@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlcheatsheet.budgets import Budget, budget_table
+from mlcheatsheet.site.budgets import Budget, budget_table
 from mlcheatsheet.runtime import usable_cpus
 
 from ._measure import Row
@@ -311,7 +311,7 @@ def build_rows(report: BuildReport) -> list[Row]:
 
 
 def budget_lines() -> list[str]:
-    """Every example's full-mode CPU budget from :mod:`mlcheatsheet.budgets`, one line each."""
+    """Every example's full-mode CPU budget from :mod:`mlcheatsheet.site.budgets`, one line each."""
     return [f"  {name:<20} {_describe(modes['full'])}" for name, modes in budget_table().items() if "full" in modes]
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from mlcheatsheet.budgets import Budget, get_budget
+from mlcheatsheet.site.budgets import Budget, get_budget
 from mlcheatsheet.data import Dataset
 from mlcheatsheet.metrics import FIDScorer, SampleQuality
 from mlcheatsheet.models.dcgan import DCGANDiscriminator, DCGANGenerator

@@ -1,6 +1,6 @@
 """Sphinx configuration of the mlcheatsheet site.
 
-Build modes come from the environment (see ``mlcheatsheet.budgets``): ``make html`` runs
+Build modes come from the environment (see ``mlcheatsheet.site.budgets``): ``make html`` runs
 every gallery script with its full budget, ``make html-quick`` with tiny budgets, and
 ``make html-noplot`` runs nothing.
 """
@@ -17,8 +17,8 @@ sys.path.insert(0, str(HERE.parent))  # the package, when it is not installed
 
 import mlcheatsheet  # noqa: E402
 from mlcheatsheet.cache import CACHE_ENV  # noqa: E402
-from mlcheatsheet.export import DEMOS_ENV  # noqa: E402
-from mlcheatsheet.report import RESULTS_ENV  # noqa: E402
+from mlcheatsheet.site.export import DEMOS_ENV  # noqa: E402
+from mlcheatsheet.site.report import RESULTS_ENV  # noqa: E402
 
 _GALLERY_DIR = "auto_examples"  # sphinx-gallery's gallery_dirs, below
 
@@ -28,7 +28,7 @@ _GALLERY_DIR = "auto_examples"  # sphinx-gallery's gallery_dirs, below
 # cached run or removed before its example runs again.
 mlcheatsheet_results_dir = str(HERE / _GALLERY_DIR / "results")
 os.environ[RESULTS_ENV] = mlcheatsheet_results_dir
-# ... and exports its trained models for the pages' in-browser demos here (mlcheatsheet.export;
+# ... and exports its trained models for the pages' in-browser demos here (mlcheatsheet.site.export;
 # docs/_ext/demos.py shows them and copies them into the site).
 mlcheatsheet_demos_dir = str(HERE / _GALLERY_DIR / "demos")
 os.environ[DEMOS_ENV] = mlcheatsheet_demos_dir
@@ -56,6 +56,7 @@ extensions = [
     "examplecache",  # runs only the examples whose inputs changed, side by side
     "buildcheck",  # fails the build when an executed example did not really train
     "demos",  # the in-browser demos of the models this build trained
+    "lessondownloads",  # the downloaded scripts without the build's plumbing (its ignore blocks)
 ]
 
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]

@@ -17,15 +17,18 @@ and judges the samples by FID, class coverage and classifier confidence.
 # them to :math:`[-1, 1]`, the range of the generator's ``tanh``.
 import torch
 
-from mlcheatsheet.budgets import build_mode, get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
-budget = get_budget("dcgan", device=device)
-print(f"Device: {describe_device(device)} — build mode: {build_mode()} — budget: {budget.steps:,} generator steps")
-data = load_dataset(budget.dataset).subset(max_train=budget.max_train)
+print(f"Device: {describe_device(device)}")
+data = load_dataset("mnist-5k")
+# sphinx_gallery_start_ignore
+from mlcheatsheet.site.budgets import build_data, build_length
+
+data = build_data("dcgan", device, data)  # a quick build keeps fewer images; a GPU build may load others
+# sphinx_gallery_end_ignore
 
 # %%
 # The yardstick: FID in a classifier's feature space
@@ -97,9 +100,13 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # section says how to run the paper's recipe instead and compare).
 from mlcheatsheet.training import GanConfig, fit_gan
 
+steps = 2_500
+# sphinx_gallery_start_ignore
+steps = build_length("dcgan", device, steps=steps)
+# sphinx_gallery_end_ignore
 config = GanConfig(
-    steps=budget.steps, batch_size=budget.batch_size, loss="hinge", lr_generator=2e-3, lr_discriminator=2e-3,
-    betas=(0.0, 0.999), ema=0.999, eval_every=max(budget.steps // 10, 25), log_every=max(1, budget.steps // 60),
+    steps=steps, batch_size=64, loss="hinge", lr_generator=2e-3, lr_discriminator=2e-3,
+    betas=(0.0, 0.999), ema=0.999, eval_every=max(steps // 10, 25), log_every=max(1, steps // 60),
 )
 history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)
 print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept the generator of step {history.best_step:,}")
@@ -176,6 +183,9 @@ _ = show_image_rows(rows.cpu(), title="Latent interpolation (slerp), one pair of
 # noise of a class's 20% brightest samples minus that of its 20% darkest, averaged over
 # the classes. The share of all samples whose class is unchanged after the shift says how
 # well that held the class fixed.
+# (The last lines printed below come from the site's build, which records this run's headline
+# number and exports the generator for the in-browser demo of the :doc:`DCGAN page
+# </architectures/dcgan>`.)
 from mlcheatsheet.models.gan import latent_direction
 
 classes = scorer.classify(samples).to(device)
@@ -191,26 +201,19 @@ shifted = noise[:10] + strengths[:, None, None] * brighter  # (5, 10, Z)
 rows = sample_images(generator, shifted.flatten(0, 1)).unflatten(0, (5, 10))
 _ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} brighter" for s in strengths.tolist()],
                     title="z + a * (bright - dark), within class")
-
-# %%
-# The :doc:`DCGAN page </architectures/dcgan>` runs this very generator in the reader's
-# browser. It is exported to ONNX beside the site, with its ``tanh`` output mapped to pixels,
-# and onnxruntime compares the file's outputs with PyTorch's (printed below) before the page
-# uses it.
-from mlcheatsheet.export import DemoModel, Pixels, export_demo
+# sphinx_gallery_start_ignore
+from mlcheatsheet.site.export import DemoModel, Pixels, export_demo
+from mlcheatsheet.site.report import report_result
 
 _ = export_demo("dcgan", "generator", {"generator": DemoModel(Pixels(generator, "tanh"), {"noise": torch.randn(4, generator.latent_dim)})},
                 title="DCGAN", data=data, device=device, extra={"latent_dim": generator.latent_dim})
-
-# %%
-# The headline number of this run, recorded for the site's results table:
-from mlcheatsheet.report import report_result
 
 _ = report_result(
     "dcgan", title="DCGAN", data=data, device=device, model=generator, histories=[history],
     metric="FID (classifier features)", value=quality.fid, interval=quality.fid_interval, higher_is_better=False,
     extra={**quality.record(), "best step": history.best_step},
 )
+# sphinx_gallery_end_ignore
 
 # %%
 # Where to go next

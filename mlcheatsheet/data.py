@@ -69,7 +69,7 @@ DATA_ROOT_ENV = "MLCHEATSHEET_DATA"
 #: Environment variable that forbids download attempts when set to ``1``.
 OFFLINE_ENV = "MLCHEATSHEET_OFFLINE"
 #: The dataset used when no name is given. The CPU budgets are measured on it; a full dataset
-#: is an explicit choice (a GPU budget's, or ``$MLCHEATSHEET_DATASET``, read by :mod:`~mlcheatsheet.budgets`).
+#: is an explicit choice (a GPU budget's, or ``$MLCHEATSHEET_DATASET``, read by :mod:`~mlcheatsheet.site.budgets`).
 DEFAULT_DATASET = "mnist-5k"
 #: Seconds a download may wait on a silent socket (connect or read) before it is abandoned,
 #: so a hanging mirror costs seconds, not a stalled build.

@@ -230,7 +230,7 @@ class SampleQuality:
         return [(name, float(share)) for name, share in zip(classes, self.class_shares) if share < threshold]
 
     def record(self) -> dict[str, float]:
-        """The numbers a results record keeps (``extra`` of :func:`~mlcheatsheet.report.report_result`)."""
+        """The numbers a results record keeps (``extra`` of :func:`~mlcheatsheet.site.report.report_result`)."""
         numbers = {"FID": self.fid, "floor": self.floor, "ratio": self.ratio,
                    "min class share": self.min_class_share, "mean confidence": self.mean_confidence}
         if self.fid_interval is not None:

@@ -34,7 +34,7 @@ from benchmarks.time_to_quality import (
     gallery_config,
     quality_rows,
 )
-from mlcheatsheet.budgets import get_budget
+from mlcheatsheet.site.budgets import get_budget
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.findings import Interval
 from mlcheatsheet.metrics import SampleQuality

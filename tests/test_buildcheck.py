@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 from buildcheck import check_results, result_name, target_notes  # noqa: E402
 
-from mlcheatsheet import report  # noqa: E402
-from mlcheatsheet.budgets import Target, get_target, targets_enforced  # noqa: E402
+from mlcheatsheet.site import report  # noqa: E402
+from mlcheatsheet.site.budgets import Target, get_target, targets_enforced  # noqa: E402
 
 # -- check_results, the rule itself ------------------------------------------------------------
 
@@ -229,7 +229,7 @@ import torch
 
 from mlcheatsheet.data import Dataset
 from mlcheatsheet.models import MLP
-from mlcheatsheet.report import report_result
+from mlcheatsheet.site.report import report_result
 from mlcheatsheet.training import History, TrainConfig, fit_classifier
 
 generator = torch.Generator().manual_seed(0)
@@ -271,7 +271,7 @@ _ = report_result("claim", title="MLP", data=data, device="cpu", model=model, hi
                   metric="test accuracy", value=accuracy, unit="%", claims=[claim])
 """),
     "plot_target.py": ("An example that misses its target", "It trains four steps against a bar it cannot clear.", """
-from mlcheatsheet.budgets import Target, build_dataset
+from mlcheatsheet.site.budgets import Target, build_dataset
 
 data = Dataset(name=build_dataset() or "mnist-5k", source=data.source, x_train=data.x_train, y_train=data.y_train,
                x_test=data.x_test, y_test=data.y_test, classes=data.classes)

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import buildplan  # noqa: E402
 
-from mlcheatsheet.budgets import Budget  # noqa: E402
+from mlcheatsheet.site.budgets import Budget  # noqa: E402
 from mlcheatsheet.cache import CACHE_ENV  # noqa: E402
 
 
@@ -25,10 +25,11 @@ def test_budgets_read_as_a_reader_would_say_them() -> None:
         "1 epoch of 128 on 500 images (+ 10 transfer steps)"
 
 
-def test_a_script_trains_with_the_budgets_it_assigns(tmp_path: Path) -> None:
+def test_a_script_trains_with_its_own_budget_and_its_variants(tmp_path: Path) -> None:
     script = tmp_path / "plot_x.py"
-    script.write_text('budget = get_budget("vae", device=device)\nbudget_2d = get_budget("vae_2d", device=device)\n'
-                      'steps, n = get_budget("dcgan", device=device).steps, 3  # a number for a sentence\n')
+    script.write_text('data = build_data("vae", device, data)\nepochs = build_length("vae", device, epochs=epochs)\n'
+                      'epochs_2d = build_length("vae_2d", device, epochs=epochs_2d)\n'
+                      'dcgan_steps = build_length("dcgan", device, steps=dcgan_steps)  # a number for a sentence\n')
     assert list(buildplan.script_budgets(script, "cpu")) == ["vae", "vae_2d"]
     assert buildplan.script_budgets(script, "cuda")["vae"] == buildplan.get_budget("vae", device="cuda")
 

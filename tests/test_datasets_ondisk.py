@@ -261,7 +261,7 @@ def test_environment_variable_chooses_the_dataset(tmp_path: Path, monkeypatch: p
     make_idx_dataset(tmp_path, "FashionMNIST")
     monkeypatch.setenv("MLCHEATSHEET_DATASET", "Fashion_MNIST")  # case and aliases are forgiven
     monkeypatch.setenv("MLCHEATSHEET_DATA", str(tmp_path))
-    from mlcheatsheet.budgets import build_dataset
+    from mlcheatsheet.site.budgets import build_dataset
 
     assert load_dataset(build_dataset(), download=False, fallback=False, verbose=False).name == "fashion-mnist"
     assert load_dataset(verbose=False).name == "mnist-5k"  # load_dataset itself reads no build setting
@@ -351,7 +351,7 @@ def test_failed_download_leaves_nothing_and_is_not_retried(tmp_path: Path, monke
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "cifar10", "cifar100"])
 def test_dataset_env_in_a_gallery_budget_falls_back_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], name: str) -> None:
     # What every gallery script does, for each dataset a build can be asked for.
-    from mlcheatsheet.budgets import get_budget
+    from mlcheatsheet.site.budgets import get_budget
 
     monkeypatch.setenv("MLCHEATSHEET_DATASET", name)
     monkeypatch.setenv("MLCHEATSHEET_DATA", str(tmp_path))

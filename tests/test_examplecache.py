@@ -27,7 +27,6 @@ from test_buildcheck import _tiny_site  # noqa: E402
 
 from mlcheatsheet.cache import CACHE_ENV  # noqa: E402
 
-
 # -- Entries -----------------------------------------------------------------------------------------
 
 
@@ -51,7 +50,7 @@ def test_a_stored_run_comes_back_whole_and_replaces_another_runs_files(tmp_path:
     target, results = tmp_path / "auto_examples", tmp_path / "auto_examples" / "results"
     _fake_run(target, results, "plot_toy.py", "first")
     (target / "images" / "sphx_glr_plot_toy_other_001.png").write_bytes(b"another script's figure")
-    entry = examplecache.store_entry("k1", "plot_toy.py", 3.0, target, results)
+    entry = examplecache.store_entry("k1", "plot_toy.py", 3.0, target, results, {})
     manifest = json.loads((entry / "manifest.json").read_text())
     assert sorted(manifest["files"]) == ["demos/toy/model.onnx", "images/sphx_glr_plot_toy_001.png",
                                          "images/thumb/sphx_glr_plot_toy_thumb.png", "plot_toy.py", "plot_toy.py.md5",
@@ -72,12 +71,34 @@ def test_a_damaged_or_unfinished_entry_is_never_used(tmp_path: Path, monkeypatch
     monkeypatch.delenv("MLCHEATSHEET_DEMOS", raising=False)
     target, results = tmp_path / "auto_examples", tmp_path / "auto_examples" / "results"
     _fake_run(target, results, "plot_toy.py", "first")
-    entry = examplecache.store_entry("k1", "plot_toy.py", 3.0, target, results)
+    entry = examplecache.store_entry("k1", "plot_toy.py", 3.0, target, results, {})
     (entry / "plot_toy.rst").unlink()
     assert not examplecache.restore_entry(entry, target, results, "plot_toy.py")
     unfinished = examplecache.entries_dir() / ".k2.123.part"  # what a store cut short leaves
     shutil.copytree(entry, unfinished)
     assert not examplecache.restore_entry(examplecache.entries_dir() / "k2", target, results, "plot_toy.py")
+
+
+def test_an_entry_is_used_only_while_the_package_files_its_run_imported_are_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(examplecache, "_package_dir", lambda: tmp_path / "package")
+    (tmp_path / "package" / "models").mkdir(parents=True)
+    rnn, cnn = tmp_path / "package" / "models" / "rnn.py", tmp_path / "package" / "models" / "cnn.py"
+    rnn.write_text("RNN = 1\n")
+    cnn.write_text("CNN = 1\n")
+
+    class Module:
+        __file__ = str(rnn)
+
+    recorded = examplecache.module_digests([Module(), sys])  # sys: not a file of the package
+    assert list(recorded) == ["models/rnn.py"]
+    assert examplecache.modules_unchanged(recorded)
+    cnn.write_text("CNN = 2\n")
+    assert examplecache.modules_unchanged(recorded)  # not imported by that run
+    rnn.write_text("RNN = 2\n")
+    assert not examplecache.modules_unchanged(recorded)
+    rnn.unlink()
+    assert not examplecache.modules_unchanged(recorded)
 
 
 def test_shards_balance_the_recorded_times() -> None:
@@ -166,18 +187,29 @@ def test_only_what_changed_runs_again(tmp_path: Path) -> None:
     ran, out = _build(docs)
     assert ran == set() and "A sentence added to the page." in page.read_text()
     assert "Result — MLP: test accuracy" in (docs.parent / "html" / "auto_examples" / "plot_good.html").read_text()
-    script = docs.parent / "gallery" / "plot_good.py"
-    script.write_text(script.read_text() + "\nprint('one more line')\n")
+    script = docs.parent / "gallery" / "plot_good.py"  # a new import: the run records it
+    script.write_text(script.read_text() + "\nimport mlcheatsheet.models.rnn\nprint('one more line')\n")
     ran, out = _build(docs)
     assert ran == {"plot_good.py"}, out[-3000:]
     assert "one more line" in (docs.parent / "html" / "auto_examples" / "plot_good.html").read_text()
-    module = docs.parent / "mlcheatsheet" / "metrics.py"
-    module.write_text(module.read_text() + "\n# an edit to the package\n")
+    manifests = sorted((json.loads((e / "manifest.json").read_text()) for e in _entries(docs) if (e / "manifest.json").is_file()),
+                       key=lambda manifest: manifest["stored_at"])
+    imported = {manifest["script"]: manifest["modules"] for manifest in manifests}  # each script's newest run
+    assert "models/rnn.py" in imported["plot_good.py"] and "models/rnn.py" not in imported["plot_claim.py"]
+    assert "models/cnn.py" not in imported["plot_good.py"]  # the models package loads only what is asked for
+    _edit(docs.parent / "mlcheatsheet" / "models" / "rnn.py")  # imported by one of the two
+    ran, out = _build(docs)
+    assert ran == {"plot_good.py"}, out[-3000:]
+    _edit(docs.parent / "mlcheatsheet" / "training" / "engine.py")  # both train through it
     ran, out = _build(docs)
     assert ran == {"plot_good.py", "plot_claim.py"}, out[-3000:]
     ran, out = _build(docs, MLCHEATSHEET_FRESH="1")
     assert ran == {"plot_good.py", "plot_claim.py"}, out[-3000:]
     assert not [p for p in _entries(docs) if p.name.endswith(".part")]
+
+
+def _edit(module: Path) -> None:
+    module.write_text(module.read_text() + "\n# an edit to the package\n")
 
 
 def _held_site(tmp_path: Path) -> Path:

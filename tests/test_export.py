@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from mlcheatsheet import export
+from mlcheatsheet.site import export
 from mlcheatsheet.data import Dataset
-from mlcheatsheet.export import DemoModel, Pixels, Probabilities, export_demo, run_onnx
+from mlcheatsheet.site.export import DemoModel, Pixels, Probabilities, export_demo, run_onnx
 from mlcheatsheet.models import CNN, VAE, ConvAutoencoder, DCGANGenerator
 from mlcheatsheet.models.dcgan import ConditionalGenerator
 

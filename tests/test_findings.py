@@ -98,7 +98,7 @@ def test_a_share_has_the_wilson_interval_of_its_count() -> None:
 
 
 def test_an_ablation_record_lists_its_variants_and_a_plain_record_none() -> None:
-    from mlcheatsheet.report import Result
+    from mlcheatsheet.site.report import Result
 
     fields = {"example": "x", "title": "X", "dataset": "d", "source": "s", "device": "cpu", "parameters": 1,
               "train_seconds": 1.0, "steps": 1, "metric": "FID", "value": 2.0}

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from mlcheatsheet import runtime
-from mlcheatsheet.budgets import get_budget
+from mlcheatsheet.site.budgets import get_budget
 from mlcheatsheet.data import Dataset
 from mlcheatsheet.models import DCGANDiscriminator, DCGANGenerator
 from mlcheatsheet.runtime import Runtime, autocast, configure_backends, describe_device, mixed_precision_dtype

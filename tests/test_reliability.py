@@ -392,7 +392,7 @@ def test_same_seed_gives_the_identical_gan_run(mnist5k: Dataset) -> None:
 
 def test_report_result_records_the_steps_that_really_trained(mnist5k: Dataset, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlcheatsheet.report import RESULTS_ENV, load_results, report_result
+    from mlcheatsheet.site.report import RESULTS_ENV, load_results, report_result
 
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path))
     data = mnist5k.subset(max_train=64)
@@ -411,7 +411,7 @@ def test_report_result_records_the_steps_that_really_trained(mnist5k: Dataset, t
 
 
 def test_report_result_adds_up_the_runs_it_is_given(mnist5k: Dataset) -> None:
-    from mlcheatsheet.report import report_result
+    from mlcheatsheet.site.report import report_result
     from mlcheatsheet.training import GanConfig, fit_gan
     from mlcheatsheet.models import Discriminator, Generator
 

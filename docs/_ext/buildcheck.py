@@ -7,7 +7,7 @@ Right after sphinx-gallery has executed the gallery (``builder-inited``, at a la
 priority), it takes the scripts that ran in this build from sphinx-gallery's own record,
 ``sphinx_gallery_conf["passing_examples"]``, and those restored from the cache of earlier
 runs (:mod:`examplecache`), and reads the result each one recorded with
-:func:`mlcheatsheet.report.report_result`. Every check applies to a restored run as it did
+:func:`mlcheatsheet.site.report.report_result`. Every check applies to a restored run as it did
 when it ran. The build fails when such an example
 
 * recorded no result, or one that cannot be read, or one whose ``run_key`` is not the
@@ -15,7 +15,7 @@ when it ran. The build fails when such an example
   another script, mode, dataset or device);
 * trained for zero steps, or reported a non-finite value or training time;
 * reported more training steps than the package's training loops (``fit``, ``fit_gan``)
-  actually took while it ran, as :func:`~mlcheatsheet.report.report_result` records: a
+  actually took while it ran, as :func:`~mlcheatsheet.site.report.report_result` records: a
   number typed by hand, or one carried over from a model that was loaded rather than trained;
 * ran in another build mode than the build's (a quick run inside a full build);
 * in a full build, trained for less than ``buildcheck_min_seconds`` (default 1 s), which no
@@ -26,8 +26,8 @@ when it ran. The build fails when such an example
   this run does not support (:class:`mlcheatsheet.findings.Claim`); the problem names the
   page and the claim. A quick build's numbers are not meaningful, so its claims only print;
 * in a full build on the configuration the targets were measured for (the CPU and the
-  embedded digits, :func:`mlcheatsheet.budgets.targets_enforced`), missed the quality target
-  of its budget (:class:`mlcheatsheet.budgets.Target`); the problem names the example, the
+  embedded digits, :func:`mlcheatsheet.site.budgets.targets_enforced`), missed the quality target
+  of its budget (:class:`mlcheatsheet.site.budgets.Target`); the problem names the example, the
   metric, its value and the target. On another configuration (another dataset, a GPU) the
   target was never measured, so a miss is logged as a message (:func:`target_notes`) and
   marked in the results table, and the build goes on.
@@ -49,8 +49,8 @@ from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
-from mlcheatsheet.budgets import build_mode, targets_enforced
-from mlcheatsheet.report import Result
+from mlcheatsheet.site.budgets import build_mode, targets_enforced
+from mlcheatsheet.site.report import Result
 from examplecache import gallery_plan
 from resultsdir import result_name, results_dir
 

@@ -1,6 +1,6 @@
 """``make plan``: what a docs build would run, on which device and data, and for how long — without running it.
 
-For each gallery script the plan names the budgets it trains with (:mod:`mlcheatsheet.budgets`
+For each gallery script the plan names the budgets it trains with (:mod:`mlcheatsheet.site.budgets`
 for the build's mode and the device), the dataset each loads and whether its files are on
 disk (a missing one is downloaded, or the embedded digits stand in when that fails), whether
 the run is already in the cache of finished runs (:mod:`examplecache`), and the seconds of
@@ -28,15 +28,17 @@ DOCS = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(DOCS.parent))
 
-from mlcheatsheet.budgets import MODE_ENV, Budget, build_dataset, build_mode, get_budget  # noqa: E402
+from mlcheatsheet.site.budgets import MODE_ENV, Budget, build_dataset, build_mode, get_budget  # noqa: E402
 from mlcheatsheet.data import DEFAULT_DATASET, OFFLINE_ENV, canonical_name, dataset_on_disk  # noqa: E402
 from mlcheatsheet.runtime import DEVICE_ENV, get_device  # noqa: E402
 
 import examplecache  # noqa: E402
 
-# A script's training budgets are the ones it assigns to a name: ``budget = get_budget("vae", ...)``
-# (a budget read for a sentence about another example, ``steps, n = get_budget("dcgan")...``, is not).
-_ASKS = re.compile(r'^\w+ = get_budget\("([\w-]+)"', re.M)
+# A script's training budgets are its own, named by ``build_data("vae", ...)``, and its variants that
+# it trains with (``build_length("vae_2d", ...)``); a length read for a sentence about another example
+# (``build_length("dcgan", ...)`` in the conditional DCGAN's script) is not one.
+_OWN = re.compile(r'\bbuild_data\("([\w-]+)"')
+_LENGTHS = re.compile(r'\bbuild_length\("([\w-]+)"')
 _GENERATIVE = re.compile(r"\bfid_scorer\b|\bscore_samples\b|\bSampleQuality\b")
 
 
@@ -77,7 +79,10 @@ def describe_dataset(name: str) -> str:
 
 def script_budgets(script: Path, device: str) -> dict[str, Budget]:
     """The budgets ``script`` trains with on ``device`` in this build's mode."""
-    return {name: get_budget(name, device=device) for name in _ASKS.findall(script.read_text())}
+    text = script.read_text()
+    own = _OWN.findall(text)
+    names = dict.fromkeys(own + [name for name in _LENGTHS.findall(text) if own and name.startswith(own[0])])
+    return {name: get_budget(name, device=device) for name in names}
 
 
 def recorded_runs(entries: Path) -> dict[tuple[str, str, str, str], float]:

@@ -7,7 +7,7 @@ Everything they show is computed while the site is built; nothing is typed by ha
     build (``:select: 1 3`` keeps some of them).
 ``.. results-table::``
     One row per gallery example that ran in this build, read from the JSON files that
-    :func:`mlcheatsheet.report.report_result` wrote, with its quality target and whether it
+    :func:`mlcheatsheet.site.report.report_result` wrote, with its quality target and whether it
     was met, under one line saying which commit, when, and on what device the build trained.
 ``.. gan-comparison::``
     Every generator the GAN examples trained, in one table (FID with its interval, floor
@@ -48,9 +48,9 @@ from sphinx.util.docutils import SphinxDirective
 
 from doctables import Cell, table
 from references import REFERENCES
-from mlcheatsheet.budgets import TARGET_DATASET, TARGET_DEVICE
+from mlcheatsheet.site.budgets import TARGET_DATASET, TARGET_DEVICE
 from mlcheatsheet.findings import Interval
-from mlcheatsheet.report import Result, load_result, load_results
+from mlcheatsheet.site.report import Result, load_result, load_results
 from resultsdir import gallery_executed, results_dir
 from stamps import build_stamp, example_stamp, target_cell
 

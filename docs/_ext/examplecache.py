@@ -1,11 +1,15 @@
 """A Sphinx extension: each gallery example runs only when what it depends on changed, side by side with the others.
 
 Before sphinx-gallery executes the gallery (``builder-inited``, early), every script gets a
-*content key* (:func:`example_key`): a hash of the script, the package's source, the build
-mode and dataset, the device, the library versions and the notebook settings. Under
+*content key* (:func:`example_key`): a hash of the script, the build mode and dataset, the
+device, the library versions and the notebook settings. Under
 ``$MLCHEATSHEET_CACHE/examples/<key>/`` lies the complete output of an earlier run with
-exactly those inputs — its page, figures, notebook, printed output and results record. When
-the entry exists it is copied back (only files that differ are written, so Sphinx re-reads
+exactly those inputs — its page, figures, notebook, printed output and results record — and
+the package modules that run imported, with their digests, recorded from the run
+(:func:`track_example` empties ``sys.modules`` of the package before each example and
+reads back what the example loaded). The entry is used only while every one of those
+modules is unchanged: editing ``models/rnn.py`` re-runs the examples that imported it and no
+other. When the entry is usable it is copied back (only files that differ are written, so Sphinx re-reads
 nothing that did not change) and sphinx-gallery, finding the script's checksum current,
 skips it. Otherwise the example's checksum and results record are removed and it runs.
 ``$MLCHEATSHEET_FRESH=1`` (``make html FRESH=1``) ignores every entry.
@@ -15,7 +19,7 @@ The examples that run are spread over ``$MLCHEATSHEET_WORKERS`` processes (sphin
 are examples to run), longest first
 (:class:`RunOrder`, from the times of the last runs). A hook that sphinx-gallery calls in
 the worker before and after each example (:func:`track_example`) gives the run its key
-(recorded by :func:`mlcheatsheet.report.report_result` as ``run_key``), prints when each
+(recorded by :func:`mlcheatsheet.site.report.report_result` as ``run_key``), prints when each
 example starts, is expected to end and ends, and stores the finished run as a new entry —
 built in a temporary folder and renamed into place, so an interrupted build leaves whole
 entries or none. :mod:`buildcheck` then checks every record, run now or restored, against
@@ -46,13 +50,14 @@ from pathlib import Path
 from typing import Any
 
 import buildstop
-from mlcheatsheet.budgets import build_dataset, build_mode
-from mlcheatsheet.cache import cache_root, content_key, exclusive, library_versions, package_digest, write_atomically
-from mlcheatsheet.data import OFFLINE_ENV, default_data_root
-from mlcheatsheet.export import DEMOS_ENV
-from mlcheatsheet.report import RESULTS_ENV, RUN_KEY_ENV
-from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device, usable_cpus
 from resultsdir import gallery_executed, result_name
+
+from mlcheatsheet.cache import cache_root, content_key, exclusive, library_versions, write_atomically
+from mlcheatsheet.data import OFFLINE_ENV, default_data_root
+from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device, usable_cpus
+from mlcheatsheet.site.budgets import build_dataset, build_mode
+from mlcheatsheet.site.export import DEMOS_ENV
+from mlcheatsheet.site.report import RESULTS_ENV, RUN_KEY_ENV
 
 __all__ = ["FRESH_ENV", "PLAN_ENV", "WORKERS_ENV", "Planned", "RunOrder", "example_key", "gallery_plan", "shards",
            "track_example"]
@@ -124,7 +129,7 @@ def common_inputs(gallery_conf: dict[str, Any]) -> dict[str, object]:
 
     notebook = re.sub(r"@[0-9a-f]{7,40}", "@<commit>", str(gallery_conf.get("first_notebook_cell") or ""))
     return {
-        "package": package_digest(), "versions": library_versions(), "sphinx_gallery": sphinx_gallery.__version__,
+        "versions": library_versions(), "sphinx_gallery": sphinx_gallery.__version__,
         "mode": build_mode(), "dataset": build_dataset() or "", "data": _data_state(), "device": _device_name(),
         "threads": example_threads(),
         "notebook": notebook, "capture_repr": list(gallery_conf.get("capture_repr", ())),
@@ -132,8 +137,35 @@ def common_inputs(gallery_conf: dict[str, Any]) -> dict[str, object]:
 
 
 def example_key(script: Path, common: dict[str, object]) -> str:
-    """The content key of ``script`` given the build's :func:`common_inputs`."""
+    """The content key of ``script`` given the build's :func:`common_inputs` (the package
+    modules it uses are checked separately, from its entry: :func:`modules_unchanged`)."""
     return content_key({**common, "script": _file_digest(script)})
+
+
+_PACKAGE = "mlcheatsheet"
+
+
+def _package_dir() -> Path:
+    import mlcheatsheet
+
+    return Path(mlcheatsheet.__file__).resolve().parent
+
+
+def _is_package_module(name: str) -> bool:
+    return name == _PACKAGE or name.startswith(_PACKAGE + ".")
+
+
+def module_digests(modules: list[Any]) -> dict[str, str]:
+    """``{path inside the package: SHA-256}`` of the package's source files among ``modules``."""
+    root = _package_dir()
+    files = {Path(m.__file__).resolve() for m in modules if getattr(m, "__file__", None)}
+    return {f.relative_to(root).as_posix(): _file_digest(f) for f in sorted(files) if f.is_relative_to(root)}
+
+
+def modules_unchanged(recorded: dict[str, str]) -> bool:
+    """Whether every package file a run imported still has the digest it had then."""
+    root = _package_dir()
+    return all((root / name).is_file() and _file_digest(root / name) == digest for name, digest in recorded.items())
 
 
 # -- Entries -----------------------------------------------------------------------------------------
@@ -177,8 +209,10 @@ def _destination(name: str, target_dir: Path, results: Path) -> Path:
     return target_dir / name
 
 
-def store_entry(key: str, script: str, seconds: float, target_dir: Path, results: Path) -> Path:
-    """Copy the finished run of ``script`` into the entry ``key`` (whole, or not at all).
+def store_entry(key: str, script: str, seconds: float, target_dir: Path, results: Path,
+                modules: dict[str, str]) -> Path:
+    """Copy the finished run of ``script`` into the entry ``key`` (whole, or not at all), with
+    the digests of the package ``modules`` it imported (:func:`module_digests`).
 
     An existing entry of the same key (a ``FRESH=1`` build ran it again) is replaced, so the
     cache always holds the run the pages show.
@@ -193,7 +227,7 @@ def store_entry(key: str, script: str, seconds: float, target_dir: Path, results
             (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, tmp / name)
             names.append(name)
-        manifest = {"key": key, "script": script, "seconds": round(seconds, 2), "files": names,
+        manifest = {"key": key, "script": script, "seconds": round(seconds, 2), "files": names, "modules": modules,
                     "stored_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if entry.is_dir():  # out of the way first: a cut here leaves no entry, never a mixed one
@@ -210,15 +244,21 @@ def store_entry(key: str, script: str, seconds: float, target_dir: Path, results
 def _manifest(entry: Path) -> dict[str, Any] | None:
     try:
         manifest = json.loads((entry / "manifest.json").read_text())
-        if all((entry / name).is_file() for name in manifest["files"]):
+        if all((entry / name).is_file() for name in manifest["files"]) and isinstance(manifest["modules"], dict):
             return manifest
     except (OSError, ValueError, KeyError, TypeError):
         pass
     return None  # no entry, or a damaged one: the example runs again
 
 
+def _usable(entry: Path) -> bool:
+    """An entry that is whole and whose run imported only package files that are unchanged."""
+    manifest = _manifest(entry)
+    return manifest is not None and modules_unchanged(manifest["modules"])
+
+
 def restore_entry(entry: Path, target_dir: Path, results: Path, script: str) -> bool:
-    """Put the run stored in ``entry`` back in place; ``False`` when there is no usable entry.
+    """Put the run stored in ``entry`` back in place; ``False`` when it is damaged or missing.
 
     The checksum goes last: until it is written sphinx-gallery would re-run the example,
     so an interrupted restore is never mistaken for a finished one.
@@ -282,7 +322,7 @@ def dry_plan(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Planned]:
     plan = []
     for script in sorted(examples.glob("*.py")):
         key = example_key(script, common)
-        if not fresh and _manifest(entries_dir() / key) is not None:
+        if not fresh and _usable(entries_dir() / key):
             status = "cached"
         else:
             status = "run" if selected.search(os.path.normpath(script)) else "skipped"
@@ -421,6 +461,26 @@ class RunOrder:
 # -- In the worker: around each example ---------------------------------------------------------------
 
 _STARTED: dict[str, float] = {}
+_HELD: dict[str, Any] = {}  # the package's modules loaded before the example, put back after it
+
+
+def _set_package_aside() -> None:
+    """Empty ``sys.modules`` of the package, so the example imports (and so names) every
+    module it uses, whatever ran before it in this process."""
+    _HELD.clear()
+    _HELD.update({name: module for name, module in sys.modules.items() if _is_package_module(name)})
+    for name in _HELD:
+        del sys.modules[name]
+
+
+def _take_package_back() -> dict[str, str]:
+    """The digests of the package files the example imported; the modules held aside are restored."""
+    used = [module for name, module in sys.modules.items() if _is_package_module(name)]
+    for name in [name for name in sys.modules if _is_package_module(name)]:
+        del sys.modules[name]
+    sys.modules.update(_HELD)  # the build's own code keeps the modules it imported
+    _HELD.clear()
+    return module_digests(used)
 
 
 def _planned(fname: str) -> Planned | None:
@@ -443,19 +503,22 @@ def track_example(gallery_conf: dict[str, Any], fname: str, when: str) -> None:
         buildstop.watch_parent()  # in a worker process: end with the build, however it ends
         os.environ[RUN_KEY_ENV] = planned.key
         _STARTED[planned.script] = time.time()
+        _set_package_aside()
         expected = planned.expected_seconds
         ends = f", expected to end at {time.strftime('%H:%M:%S', time.localtime(time.time() + expected))}" if expected else ""
         _progress(f"gallery: {planned.script} started (last run {_duration(expected)}{ends})")
         return
     os.environ.pop(RUN_KEY_ENV, None)
+    modules = _take_package_back()
     seconds = time.time() - _STARTED.pop(planned.script, time.time())
     _, target, results = _dirs(gallery_conf, gallery_conf["src_dir"])
     checksum = target / f"{planned.script}.md5"
     source = target / planned.script
     passed = checksum.is_file() and source.is_file() and checksum.read_text() == _md5_text(source)
     if passed:
-        store_entry(planned.key, planned.script, seconds, target, results)
-        _progress(f"gallery: {planned.script} finished in {_duration(seconds)}, stored in the cache")
+        store_entry(planned.key, planned.script, seconds, target, results, modules)
+        _progress(f"gallery: {planned.script} finished in {_duration(seconds)}, stored in the cache "
+                  f"with the {len(modules)} package files it imported")
     else:
         _progress(f"gallery: {planned.script} failed after {_duration(seconds)} (nothing stored)")
 

@@ -2,7 +2,7 @@
 
 conf.py decides the directory, once: it needs it before Sphinx starts, to clear the results
 of earlier builds and to point ``$MLCHEATSHEET_RESULTS`` (which
-:func:`mlcheatsheet.report.report_result` writes to) at it. The extensions that read the
+:func:`mlcheatsheet.site.report.report_result` writes to) at it. The extensions that read the
 results (the results table, the build check) ask :func:`results_dir` instead of deriving
 the path again, so the scripts and the readers cannot drift apart.
 """

@@ -1,6 +1,6 @@
 """The stamp of a gallery run, rendered from its result record: what a reader needs to trust it.
 
-Every line comes from the :class:`mlcheatsheet.report.Result` that the example wrote while
+Every line comes from the :class:`mlcheatsheet.site.report.Result` that the example wrote while
 this site was built (commit, UTC time, device, torch version, data, build mode, quality
 target), so a stamp cannot be older than its run, and a page whose example recorded no
 result gets none. ``cheatsheet.py`` puts :func:`example_stamp` at the top of each gallery
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from docutils import nodes
 
-from mlcheatsheet.budgets import TARGET_DATASET, TARGET_DEVICE, targets_enforced
-from mlcheatsheet.report import Result
+from mlcheatsheet.site.budgets import TARGET_DATASET, TARGET_DEVICE, targets_enforced
+from mlcheatsheet.site.report import Result
 
 
 def when(run_at: str) -> str:

@@ -14,7 +14,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from mlcheatsheet.report import Result, load_results
+from mlcheatsheet.site.report import Result, load_results
 from resultsdir import results_dir
 
 # Where the figure is written, inside the source folder so Sphinx copies it like any image.

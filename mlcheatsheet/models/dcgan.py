@@ -326,6 +326,14 @@ class WGANCritic(DCGANDiscriminator):
 def _check_labels(model: str, labels: torch.Tensor, batch: int, num_classes: int) -> None:
     if labels.shape != (batch,) or labels.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"{model} expects integer class labels of shape ({batch},), got {tuple(labels.shape)} {labels.dtype}")
+    # The values are checked only where they can be read for free: on a GPU reading them would
+    # wait for the device at every step, and while the model is traced for export they do not
+    # exist yet (a label out of range then fails inside the embedding, less clearly).
+    if labels.device.type != "cpu" or torch.compiler.is_compiling() or torch.jit.is_tracing() or labels.numel() == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{model} draws {num_classes} classes, labels 0 to {num_classes - 1}; got labels from {low} to {high}")
 
 
 @register_model("conditional-dcgan-generator")

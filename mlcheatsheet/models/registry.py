@@ -11,7 +11,9 @@ builder function) directly.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -145,8 +147,21 @@ def model_config(model: nn.Module) -> ModelConfig:
     return config
 
 
+def _register_every_family() -> None:
+    """Import every module of this package once, so that each registers its builders.
+
+    Found by listing the package rather than named here, so a new family needs no entry
+    (and the registry depends on no family: importing one model loads only its module).
+    """
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{package}.{module.name}")
+
+
 def available_models() -> tuple[str, ...]:
     """The registered model names, sorted."""
+    _register_every_family()
     return tuple(sorted(_REGISTRY))
 
 
@@ -156,6 +171,8 @@ def get_builder(name: str) -> Builder:
     Raises:
         ValueError: No model has that name; the message lists the valid names.
     """
+    if isinstance(name, str) and name not in _REGISTRY:
+        _register_every_family()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):

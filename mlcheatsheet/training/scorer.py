@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from ..budgets import get_budget
 from ..cache import cache_root, content_key, exclusive, library_versions, package_digest, write_atomically
 from ..data import Dataset
 from ..metrics import FIDClassifier, FIDScorer
 from ..runtime import get_device, seed_everything
+from ..site.budgets import get_budget
 from .engine import TrainConfig
 from .objectives import fit_classifier
 

@@ -10,7 +10,7 @@ Each result also carries its *stamp*, what a reader needs to trust the run: the 
 the code that ran (:func:`source_commit`), when it ran (UTC), the device as
 :func:`~mlcheatsheet.runtime.describe_device` names it, the torch version, the dataset and its
 source, the build mode, and the quality target of the example's budget
-(:func:`mlcheatsheet.budgets.get_target`).
+(:func:`mlcheatsheet.site.budgets.get_target`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..cache import write_atomically
+from ..data import Dataset
+from ..findings import Claim, Interval
+from ..runtime import describe_device
+from ..training.adversarial import GanHistory
+from ..training.engine import History, count_parameters, training_steps_taken
 from .budgets import Target, build_mode, get_target
-from .cache import write_atomically
-from .data import Dataset
-from .findings import Claim, Interval
-from .runtime import describe_device
-from .training.adversarial import GanHistory
-from .training.engine import History, count_parameters, training_steps_taken
 
 __all__ = ["RESULTS_ENV", "RUN_KEY_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "run_stamp",
            "source_commit"]
@@ -76,7 +76,7 @@ class Result:
         claims: The outcomes the example's pages depend on, each with whether this run
             supports it (:class:`~mlcheatsheet.findings.Claim` as a dict). A full build fails
             on one that does not hold.
-        target: The quality target of the example's budget (:class:`~mlcheatsheet.budgets.Target`
+        target: The quality target of the example's budget (:class:`~mlcheatsheet.site.budgets.Target`
             as a dict), or ``None`` (quick mode, or an example without a budget).
         commit: Short hash of the code that ran, with ``+changes`` when the working tree had
             uncommitted changes; ``"unknown"`` outside a git checkout.
@@ -138,7 +138,7 @@ class Result:
         return found
 
     def quality_target(self) -> Target | None:
-        """The recorded target as a :class:`~mlcheatsheet.budgets.Target`, or ``None``."""
+        """The recorded target as a :class:`~mlcheatsheet.site.budgets.Target`, or ``None``."""
         return Target(**self.target) if self.target else None  # type: ignore[arg-type]
 
     def target_measured(self) -> float:
@@ -200,7 +200,7 @@ def report_result(
         higher_is_better: Direction of the metric.
         extra: Other numbers to record.
         target: The quality target; by default the one of the example's budget
-            (:func:`~mlcheatsheet.budgets.get_target`), so only an example outside the site's
+            (:func:`~mlcheatsheet.site.budgets.get_target`), so only an example outside the site's
             budgets table needs to pass one.
 
     Returns:

@@ -32,9 +32,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..cache import published_mode
+from ..data import Dataset
 from .budgets import build_mode
-from .cache import published_mode
-from .data import Dataset
 from .report import run_stamp
 
 __all__ = ["DEMOS_ENV", "TOLERANCE", "DemoModel", "Pixels", "Probabilities", "export_demo", "run_onnx"]

@@ -8,10 +8,15 @@ A docs build runs in one of two modes, read from ``$MLCHEATSHEET_MODE``:
 ``quick`` (``make html-quick`` and the test suite)
     A few seconds per example: the code runs end to end, the numbers are not meaningful.
 
-Gallery scripts never hard-code epochs; they ask :func:`get_budget` for theirs.
+A gallery script writes its recipe as literal numbers — the CPU run on the embedded
+``mnist-5k``, which is also what a reader who downloads it runs — and hands them, in a
+``sphinx_gallery_start_ignore`` block the page leaves out, to :func:`build_data` and
+:func:`build_length`. A full CPU build runs the recipe as written (and fails if it has
+drifted from the table below); a quick build, a GPU build or a build on another dataset
+runs this module's budget instead and prints one line saying so.
 
 Next to each budget sits the quality :class:`Target` that budget was measured to reach
-(:func:`get_target`). :func:`mlcheatsheet.report.report_result` records it with the result,
+(:func:`get_target`). :func:`mlcheatsheet.site.report.report_result` records it with the result,
 and the docs build fails a full build that misses it on the configuration it was measured
 for (:data:`TARGET_DEVICE`, :data:`TARGET_DATASET`); elsewhere a miss is only reported.
 """
@@ -20,8 +25,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
+
+from ..data import Dataset, canonical_name, load_dataset
 
 __all__ = [
     "DATASET_ENV",
@@ -31,7 +39,9 @@ __all__ = [
     "Budget",
     "Target",
     "budget_table",
+    "build_data",
     "build_dataset",
+    "build_length",
     "build_mode",
     "get_budget",
     "get_target",
@@ -296,6 +306,56 @@ def targets_enforced(device: str, dataset: str) -> bool:
 def build_dataset() -> str | None:
     """The dataset chosen for the whole build by ``$MLCHEATSHEET_DATASET`` (``None`` when unset)."""
     return os.environ.get(DATASET_ENV, "").strip() or None
+
+
+def build_data(example: str, device: torch.device | str, data: Dataset) -> Dataset:
+    """The data this build trains ``example`` on, given what its script loaded.
+
+    ``data`` is returned as it is in a full CPU build; a GPU budget or ``$MLCHEATSHEET_DATASET``
+    names another dataset, loaded here, and a quick budget keeps fewer training images. Each
+    change is printed.
+    """
+    budget = get_budget(example, device=device)
+    wanted = canonical_name(budget.dataset)
+    if wanted != canonical_name(data.name):
+        print(f"This build trains on {wanted} instead of the script's {data.name}:")
+        data = load_dataset(wanted)
+    kept = data.subset(max_train=budget.max_train)
+    if len(kept.x_train) < len(data.x_train):
+        print(f"{build_mode().capitalize()} build: {len(kept.x_train):,} of the {len(data.x_train):,} training images.")
+    return kept
+
+
+def build_length(example: str, device: torch.device | str, **recipe: int) -> Any:
+    """The lengths (``epochs``, ``steps``, ``batch_size``, ...) this build trains ``example`` with.
+
+    Args:
+        example: The example's budget name, e.g. ``"cnn"``.
+        device: The training device (CUDA selects a ``gpu`` budget in full mode).
+        recipe: The script's values, by :class:`Budget` field name.
+
+    Returns:
+        The values in the order given, or the one value alone. A full CPU build returns the
+        recipe's own; any other build returns the budget's and prints a line naming each change.
+
+    Raises:
+        ValueError: A name that is not a budget field, or a full CPU budget that differs from
+            the script's recipe (the table and the script have drifted apart: change one).
+    """
+    budget = get_budget(example, device=device)
+    values = []
+    for name, written in recipe.items():
+        if name not in Budget.__dataclass_fields__ or name in ("dataset", "max_train"):
+            raise ValueError(f"{name!r} is not a training length of a budget")
+        values.append(getattr(budget, name))
+        if _entry(example, device, None) == "full" and values[-1] != written:
+            raise ValueError(f"the {example} script's recipe says {name}={written}, its full budget {values[-1]}: "
+                             "the two must agree (mlcheatsheet/site/budgets.py)")
+    changed = [f"{name}={value:,} (the recipe: {written:,})" for (name, written), value in zip(recipe.items(), values)
+               if value != written]
+    if changed:
+        print(f"{'GPU' if _entry(example, device, None) == 'gpu' else build_mode().capitalize()} build: " + ", ".join(changed))
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def budget_table() -> dict[str, dict[str, Budget]]:
