@@ -50,7 +50,10 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
     "sphinx_gallery.gen_gallery",
-    "cheatsheet",
+    "cheatsheet",  # what the site's directives share
+    "resultstables",  # this build's results as tables
+    "gallerypages",  # the gallery's pages, figures and downloads, and their links to the architecture pages
+    "landing",  # the landing page's cards
     "shapetables",  # the layer-by-layer shape tables of the architecture pages
     "tradeoffs",  # the landing page's picture of this build's results
     "examplecache",  # runs only the examples whose inputs changed, side by side

@@ -101,23 +101,40 @@ _ = ax_loss.legend(fontsize=8)
 # %%
 # Training
 # --------
-# Adam with :math:`\beta_1 = 0.5`, the non-saturating loss, an exponential moving average
-# of the generator's weights for evaluation, and the generator with the best FID against
-# the selection images (training images the classifier never saw) kept. The learning
-# rates are five times the usual :math:`2 \cdot 10^{-4}` (ten times for the
-# discriminator): a build trains for a few thousand steps, and the moving average is
-# there to smooth what the large steps shake.
-from mlcheatsheet.training import GanConfig, fit_gan
+# The loop below is the whole algorithm: at every step one update of the discriminator on
+# a real batch and a generated one, then one update of the generator through the
+# discriminator's verdict on the same generated batch.
+# :class:`~mlcheatsheet.training.adversarial.GanLoop` does what surrounds it: the seed and the device,
+# Adam with :math:`\beta_1 = 0.5` for both networks, an exponential moving average of the
+# generator's weights for evaluation, the logged losses, and every ``eval_every`` steps the
+# FID against the selection images (training images the classifier never saw), keeping
+# the generator with the best one. :func:`~mlcheatsheet.training.adversarial.fit_gan` runs this same
+# loop for every loss the package offers. The learning rates are five times the usual
+# :math:`2 \cdot 10^{-4}` (ten times for the discriminator): a build trains for a few
+# thousand steps, and the moving average is there to smooth what the large steps shake.
+from mlcheatsheet.models.gan import discriminator_loss
+from mlcheatsheet.training import GanConfig, GanLoop
 
 steps = 2_400
 # sphinx_gallery_start_ignore
 steps = build_length("gan", device, steps=steps)
 # sphinx_gallery_end_ignore
-config = GanConfig(
-    steps=steps, batch_size=64, lr_generator=1e-3, lr_discriminator=2e-3,
-    loss="non-saturating", ema=0.999, eval_every=max(steps // 10, 25), log_every=max(1, steps // 60),
-)
-history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)
+config = GanConfig(steps=steps, batch_size=64, lr_generator=1e-3, lr_discriminator=2e-3, ema=0.999,
+                   eval_every=max(steps // 10, 25), log_every=max(1, steps // 60))
+loop = GanLoop(generator, discriminator, data, config, scorer=scorer, device=device)
+for step in range(1, config.steps + 1):
+    real, _ = loop.real_batch()  # training images, scaled to [-1, 1] like the generator's tanh
+    noise, _ = loop.noise()
+    with loop.autocast():  # mixed precision on a GPU; nothing changes on the CPU
+        fake = generator(noise)
+        real_logits, fake_logits = discriminator(real), discriminator(fake.detach())  # G is not updated here
+        d_loss = discriminator_loss(real_logits, fake_logits)
+    loop.update_discriminator(d_loss)
+    with loop.autocast():
+        g_loss = non_saturating_generator_loss(discriminator(fake))
+    loop.update_generator(g_loss)
+    loop.end_step(step, d=d_loss, g=g_loss, real=torch.sigmoid(real_logits).mean(), fake=torch.sigmoid(fake_logits).mean())
+history = loop.finish()
 print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept the generator of step {history.best_step:,}")
 
 # %%
@@ -178,7 +195,8 @@ _ = report_result(
 # %%
 # Where to go next
 # ----------------
-# Try ``loss="minimax"`` in the configuration above and watch the generator stall. The
+# Replace ``non_saturating_generator_loss`` by ``minimax_generator_loss`` in the loop
+# above and watch the generator stall. The
 # :ref:`DCGAN <sphx_glr_auto_examples_plot_dcgan.py>` replaces both MLPs by convolutional
 # networks; the results table on the landing page puts both FIDs, with their intervals,
 # side by side.

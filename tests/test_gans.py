@@ -520,3 +520,41 @@ def test_the_class_grid_draws_each_noise_vector_as_every_class_and_shares_have_w
     intervals = quality.class_intervals()
     assert quality.num_samples == 2000 and [i.n for i in intervals] == [2000] * 10
     assert all(i.low <= float(s) <= i.high for i, s in zip(intervals, quality.class_shares))
+
+
+def test_a_loop_written_out_with_gan_loop_trains_exactly_as_fit_gan() -> None:
+    """The original GAN's gallery example writes its loop by hand; it must be fit_gan's, step for step."""
+    from mlcheatsheet.data import load_dataset
+    from mlcheatsheet.models.gan import Discriminator, Generator, discriminator_loss, non_saturating_generator_loss
+    from mlcheatsheet.runtime import seed_everything
+    from mlcheatsheet.training import GanConfig, GanLoop, fit_gan
+
+    data = load_dataset("mnist-5k", verbose=False).subset(max_train=300)
+    config = GanConfig(steps=24, batch_size=32, lr_generator=1e-3, lr_discriminator=2e-3, ema=0.999, eval_every=10, log_every=7)
+
+    def networks() -> tuple[Generator, Discriminator]:
+        seed_everything(0)
+        return Generator(latent_dim=16, hidden_dims=(32,), image_shape=data.image_shape), \
+            Discriminator(image_shape=data.image_shape, hidden_dims=(32,))
+
+    fitted, _ = networks()
+    expected = fit_gan(fitted, _, data, config, device="cpu")
+    generator, discriminator = networks()
+    loop = GanLoop(generator, discriminator, data, config, device="cpu")
+    for step in range(1, config.steps + 1):
+        real, _labels = loop.real_batch()
+        noise, _labels = loop.noise()
+        with loop.autocast():
+            fake = generator(noise)
+            real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
+            d_loss = discriminator_loss(real_logits, fake_logits)
+        loop.update_discriminator(d_loss)
+        with loop.autocast():
+            g_loss = non_saturating_generator_loss(discriminator(fake))
+        loop.update_generator(g_loss)
+        loop.end_step(step, d=d_loss, g=g_loss, real=torch.sigmoid(real_logits).mean(), fake=torch.sigmoid(fake_logits).mean())
+    history = loop.finish()
+    assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), generator.state_dict().values()))
+    assert history.discriminator_loss == expected.discriminator_loss and history.generator_loss == expected.generator_loss
+    assert history.eval_steps == expected.eval_steps == [0, 10, 20, 24] and history.steps == 24
+    assert not generator.training  # handed back in eval mode, like fit_gan's

@@ -1,7 +1,7 @@
 """The reader's site: landing page, generated tables, downloads, notebooks, offline assets.
 
 Static checks of the session's quick-mode build (``conftest.quick_site``) plus unit tests of
-the helpers in ``docs/_ext/cheatsheet.py`` and ``docs/_ext/shapetables.py``;
+the helpers in ``docs/_ext/`` (``sitemap``, ``gallerypages``) and ``docs/_ext/shapetables.py``;
 tests/test_browser.py opens the same build in Chromium.
 """
 
@@ -20,7 +20,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
-import cheatsheet  # noqa: E402
+import gallerypages  # noqa: E402
+import sitemap  # noqa: E402
 import shapetables  # noqa: E402
 
 
@@ -84,7 +85,7 @@ def test_every_gallery_page_opens_with_its_stamp_and_architecture_link(quick_sit
     assert re.search(r"commit ([0-9a-f]{4,}(\+changes)?|unknown)", text), text
     assert re.search(r"Device: cpu \(\d+ threads?\), torch \d+\.\d+", text), text
     assert "Data: mnist-5k — embedded" in text and "Target: no target in quick mode" in text, text
-    architecture = cheatsheet.architecture_of(example)
+    architecture = sitemap.architecture_of(example)
     assert f'href="../architectures/{architecture}.html"' in stamp.group(1), "no link to the architecture page"
 
 
@@ -95,19 +96,19 @@ def test_architecture_pages_list_their_gallery_examples(quick_site: Path) -> Non
         line = re.search(r'<p class="cheatsheet-examples">(.*?)</p>', page, re.S)
         assert line, f"{rst.stem}.html lists no gallery example"
         linked = re.findall(r'href="\.\./auto_examples/plot_(\w+)\.html', line.group(1))
-        assert linked == cheatsheet.examples_of(rst.stem), (rst.stem, linked)
-    assert cheatsheet.examples_of("dcgan") == ["dcgan", "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques"]
+        assert linked == sitemap.examples_of(rst.stem), (rst.stem, linked)
+    assert sitemap.examples_of("dcgan") == ["dcgan", "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques"]
 
 
 @pytest.mark.docs
 def test_gallery_index_groups_examples_by_family(quick_site: Path) -> None:
     page = (quick_site / "auto_examples" / "index.html").read_text()
     headings = [_text(h).strip().rstrip("¶").strip() for h in re.findall(r"<h2>(.*?)</h2>", page, re.S)]
-    assert headings == [name for name, _ in cheatsheet.FAMILIES], headings
+    assert headings == [name for name, _ in sitemap.FAMILIES], headings
     sections = page.split("<h2>")[1:]
-    for (name, keys), section in zip(cheatsheet.FAMILIES, sections):
+    for (name, keys), section in zip(sitemap.FAMILIES, sections):
         thumbs = re.findall(r'sphx_glr_plot_(\w+?)_thumb\.png', section)
-        assert thumbs and all(cheatsheet.architecture_of(t) in keys for t in thumbs), (name, thumbs)
+        assert thumbs and all(sitemap.architecture_of(t) in keys for t in thumbs), (name, thumbs)
     every = re.findall(r'sphx_glr_plot_(\w+?)_thumb\.png', page)
     assert sorted(every) == sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py"))
 
@@ -121,7 +122,7 @@ def test_landing_page_cards_and_glance_table(quick_site: Path) -> None:
     assert any("sphx_glr_plot_mlp_thumb.png" in card for card in cards)
     glance = _table(page, "cheatsheet-glance")
     assert [r[0] for r in glance][:2] == ["Multilayer perceptron", "Convolutional network"]
-    assert len(glance) == len(cheatsheet.ARCHITECTURES)
+    assert len(glance) == len(sitemap.ARCHITECTURES)
     assert 'href="architectures/mlp.html"' in page
 
 
@@ -218,24 +219,41 @@ def test_layer_rows_merge_repeated_calls_and_count_each_parameter_once() -> None
 
 def test_colab_links_only_for_a_configured_github_repository() -> None:
     config = SimpleNamespace(repository_url="https://github.com/someone/mlcheatsheet.git", colab_branch="gh-pages")
-    assert cheatsheet.colab_url(config, "plot_mlp") == (
+    assert gallerypages.colab_url(config, "plot_mlp") == (
         "https://colab.research.google.com/github/someone/mlcheatsheet/blob/gh-pages/notebooks/plot_mlp.ipynb")
-    assert cheatsheet.colab_url(SimpleNamespace(repository_url="", colab_branch="gh-pages"), "plot_mlp") is None
-    assert cheatsheet.colab_url(SimpleNamespace(repository_url="https://github.com/a/b", colab_branch=""), "plot_mlp") is None
-    assert cheatsheet.colab_url(SimpleNamespace(repository_url="https://gitlab.com/a/b", colab_branch="x"), "plot_mlp") is None
+    assert gallerypages.colab_url(SimpleNamespace(repository_url="", colab_branch="gh-pages"), "plot_mlp") is None
+    assert gallerypages.colab_url(SimpleNamespace(repository_url="https://github.com/a/b", colab_branch=""), "plot_mlp") is None
+    assert gallerypages.colab_url(SimpleNamespace(repository_url="https://gitlab.com/a/b", colab_branch="x"), "plot_mlp") is None
 
 
-def test_gallery_pages_get_a_colab_link_when_configured() -> None:
-    config = SimpleNamespace(repository_url="https://github.com/a/b", colab_branch="gh-pages",
-                             sphinx_gallery_conf={"gallery_dirs": "auto_examples"})
-    app = SimpleNamespace(config=config)
-    source = ["        :ref:`Go to the end <x>`\n        to download the full example code.\n\n"
-              "    .. container:: sphx-glr-download sphx-glr-download-python\n"]
-    cheatsheet._colab_in_gallery_pages(app, "auto_examples/plot_mlp", source)  # type: ignore[arg-type]
-    assert source[0].count("blob/gh-pages/notebooks/plot_mlp.ipynb") == 2
-    untouched = ["    .. container:: sphx-glr-download sphx-glr-download-python\n"]
-    cheatsheet._colab_in_gallery_pages(app, "api", untouched)  # type: ignore[arg-type]
-    assert "colab" not in untouched[0]
+def test_gallery_pages_get_a_colab_link_when_configured(tmp_path: Path) -> None:
+    from docutils import nodes
+    from docutils.frontend import get_default_settings
+    from docutils.parsers.rst import Parser
+    from docutils.utils import new_document
+
+    def page() -> nodes.document:
+        document = new_document("page", get_default_settings(Parser))
+        section = nodes.section()
+        section += nodes.title(text="An example")
+        section += nodes.container(classes=["sphx-glr-download", "sphx-glr-download-python"])
+        document += section
+        return document
+
+    def app(repository_url: str) -> SimpleNamespace:
+        config = SimpleNamespace(repository_url=repository_url, colab_branch="gh-pages", mlcheatsheet_results_dir=str(tmp_path),
+                                 sphinx_gallery_conf={"gallery_dirs": "auto_examples"})
+        return SimpleNamespace(config=config, env=SimpleNamespace(titles={}))
+
+    configured, doctree = app("https://github.com/a/b"), page()
+    gallerypages._stamp_gallery_page(configured, doctree, "auto_examples/plot_mlp")  # type: ignore[arg-type]
+    links = [ref["refuri"] for ref in doctree.findall(nodes.reference)]
+    assert links == ["https://colab.research.google.com/github/a/b/blob/gh-pages/notebooks/plot_mlp.ipynb"] * 2
+    box = next(b for b in doctree.findall(nodes.container) if "sphx-glr-download-colab" in b["classes"])
+    assert "sphx-glr-download-python" in box.parent[box.parent.index(box) + 1]["classes"]  # beside the downloads
+    unconfigured, doctree = app(""), page()
+    gallerypages._stamp_gallery_page(unconfigured, doctree, "auto_examples/plot_mlp")  # type: ignore[arg-type]
+    assert not list(doctree.findall(nodes.reference))
 
 
 @pytest.mark.docs

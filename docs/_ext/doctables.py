@@ -1,4 +1,4 @@
-"""The docutils table that the cheatsheet directives render (results, shapes, at a glance)."""
+"""The docutils table that the site's directives render (results, shapes)."""
 
 from __future__ import annotations
 

@@ -52,7 +52,7 @@ from typing import Any
 import buildstop
 from resultsdir import gallery_executed, result_name
 
-from mlcheatsheet.cache import cache_root, content_key, exclusive, library_versions, write_atomically
+from mlcheatsheet.cache import cache_root, content_key, library_versions, write_atomically
 from mlcheatsheet.data import OFFLINE_ENV, default_data_root
 from mlcheatsheet.runtime import THREADS_ENV, forced_threads, get_device, usable_cpus
 from mlcheatsheet.site.budgets import build_dataset, build_mode
@@ -69,7 +69,6 @@ WORKERS_ENV = "MLCHEATSHEET_WORKERS"
 #: Where the build's plan is, for the worker processes (set by this extension).
 PLAN_ENV = "MLCHEATSHEET_GALLERY_PLAN"
 
-_TIMES = "times.json"  # seconds of each script's last run, beside the entries
 
 
 @dataclass(frozen=True)
@@ -237,7 +236,6 @@ def store_entry(key: str, script: str, seconds: float, target_dir: Path, results
         os.rename(tmp, entry)  # the commit point: before it there is no entry, after it a whole one
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _record_time(script, seconds)
     return entry
 
 
@@ -286,18 +284,21 @@ def _forget(target_dir: Path, results: Path, script: str) -> None:
 
 
 def recorded_times() -> dict[str, float]:
-    """Seconds of each script's last run in this cache (empty when it never ran here)."""
-    try:
-        return {str(k): float(v) for k, v in json.loads((entries_dir() / _TIMES).read_text()).items()}
-    except (OSError, ValueError, AttributeError):
-        return {}
+    """Seconds of each script's last run in this cache, read from its newest entry (empty when it never ran here).
 
-
-def _record_time(script: str, seconds: float) -> None:
-    path = entries_dir() / _TIMES
-    with exclusive(path):
-        times = {**recorded_times(), script: round(seconds, 2)}
-        write_atomically(path, lambda fh: fh.write(json.dumps(times, indent=1, sort_keys=True).encode()))
+    The entries are the one record of how long a run took; sphinx-gallery's own
+    ``sg_execution_times`` knows only the runs of the last build.
+    """
+    newest: dict[str, tuple[str, float]] = {}
+    for path in entries_dir().glob("*/manifest.json"):
+        try:
+            manifest = json.loads(path.read_text())
+            script, stored, seconds = str(manifest["script"]), str(manifest["stored_at"]), float(manifest["seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if script not in newest or stored > newest[script][0]:
+            newest[script] = (stored, seconds)
+    return {script: seconds for script, (_, seconds) in newest.items()}
 
 
 # -- The build's plan --------------------------------------------------------------------------------
@@ -442,14 +443,14 @@ class RunOrder:
     """sphinx-gallery's ``within_subsection_order``: the order the examples *run* in — the
     longest first, by their last recorded times, so that the slowest one does not start
     last. The gallery index shows them in architecture order whatever this order is
-    (:mod:`cheatsheet` sorts it back)."""
+    (:mod:`gallerypages` sorts it back)."""
 
     def __init__(self, src_dir: str) -> None:
         self.src_dir = src_dir
         self.times = recorded_times()
 
     def __call__(self, filename: str) -> tuple[float, int, str]:
-        from cheatsheet import example_rank
+        from sitemap import example_rank
 
         rank = example_rank(filename)
         return (-self.times.get(Path(filename).name, 0.0), *rank)

@@ -3,7 +3,7 @@
 Every line comes from the :class:`mlcheatsheet.site.report.Result` that the example wrote while
 this site was built (commit, UTC time, device, torch version, data, build mode, quality
 target), so a stamp cannot be older than its run, and a page whose example recorded no
-result gets none. ``cheatsheet.py`` puts :func:`example_stamp` at the top of each gallery
+result gets none. ``gallerypages.py`` puts :func:`example_stamp` at the top of each gallery
 page and :func:`build_stamp` above the landing page's results table.
 """
 

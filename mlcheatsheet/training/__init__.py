@@ -14,7 +14,7 @@ and thread policy live in :mod:`mlcheatsheet.runtime`, new heads and frozen back
 :mod:`mlcheatsheet.transfer`, measurements in :mod:`mlcheatsheet.metrics`: import them there.
 """
 
-from .adversarial import GanCollapseWarning, GanConfig, GanHistory, detect_collapse, fit_gan, sample_class_grid, sample_images, score_generator
+from .adversarial import GanCollapseWarning, GanConfig, GanHistory, GanLoop, detect_collapse, fit_gan, sample_class_grid, sample_images, score_generator
 from .engine import (
     History,
     TrainConfig,
@@ -33,6 +33,7 @@ __all__ = [
     "GanCollapseWarning",
     "GanConfig",
     "GanHistory",
+    "GanLoop",
     "GanRun",
     "GanVariant",
     "History",

@@ -1,4 +1,4 @@
-"""Adversarial training: the GAN objectives, one discriminator and one generator step, and :func:`fit_gan`.
+"""Adversarial training: the GAN objectives, one discriminator and one generator step, :class:`GanLoop` and :func:`fit_gan`.
 
 Goodfellow et al. 2014 (https://arxiv.org/abs/1406.2661) train a discriminator :math:`D`
 to tell real images from generated ones and a generator :math:`G` to fool it, one update
@@ -10,10 +10,16 @@ or the hinge loss of SAGAN (Zhang et al. 2018, https://arxiv.org/abs/1805.08318)
 Two of the "improved techniques" of Salimans et al. 2016 (https://arxiv.org/abs/1606.03498)
 change the losses too, and are settings of :class:`GanConfig`: one-sided label smoothing
 and feature matching.
+
+:class:`GanLoop` is everything around those two updates — seeding, the device, batches and
+noise, the weight average, the logged losses, the FID every few steps and the generator
+kept — so that a loop written out by hand (as the original GAN's gallery example does)
+trains exactly as :func:`fit_gan`, which is that loop for every objective.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import warnings
@@ -40,6 +46,7 @@ __all__ = [
     "GanCollapseWarning",
     "GanConfig",
     "GanHistory",
+    "GanLoop",
     "Players",
     "WeightAverage",
     "detect_collapse",
@@ -619,41 +626,102 @@ def fit_gan(
             or only one network is conditional.
         TrainingDivergedError: A loss became NaN or infinite; names the networks and steps.
     """
-    latent_dim, conditional = _check_networks(generator, discriminator, config)
-    run = start_run([generator, discriminator], data, seed=config.seed, batch_size=config.batch_size, device=device,
-                    channels_last=config.channels_last, precision=config.precision)
-    runtime, data, batch = run.runtime, run.data, config.batch_size
-    gan = _players(generator, discriminator, config, runtime)
-    real_images = data.x_train * 2 - 1  # [0, 1] -> [-1, 1], the range of tanh
-    average = WeightAverage(generator, config.ema) if config.ema > 0 else None
-    history = GanHistory(loss=config.loss)
-    evaluate = _Evaluation(config, data, latent_dim, conditional, scorer, history, runtime.device)
-    reuse_fake = config.critic_steps == 1  # G learns from the batch D just saw: one G forward per step
-    run.start_clock()
-    evaluate(0, generator, average)
-    tracker = LossTracker(runtime.device)
+    run = GanLoop(generator, discriminator, data, config, scorer=scorer, device=device)
+    gan, reuse_fake = run.players, config.critic_steps == 1  # G learns from the batch D just saw: one G forward per step
     for step in range(1, config.steps + 1):
         for _ in range(config.critic_steps):
-            idx = torch.randint(len(real_images), (batch,), device=runtime.device, generator=gan.rng)
-            real, real_labels = runtime.batch(real_images[idx]), (data.y_train[idx] if conditional else None)
-            noise, fake_labels = _draw(gan, batch, latent_dim, real_labels, data.num_classes)
+            real, real_labels = run.real_batch()
+            noise, fake_labels = run.noise(real_labels)
             with torch.set_grad_enabled(reuse_fake):
                 fake = _generate_batch(gan, noise, fake_labels)
             parts = discriminator_step(gan, real, fake, real_labels, fake_labels)
         if not reuse_fake:
-            noise, fake_labels = _draw(gan, batch, latent_dim, real_labels, data.num_classes)
+            noise, fake_labels = run.noise(real_labels)
             fake = _generate_batch(gan, noise, fake_labels)
         parts |= generator_step(gan, fake, fake_labels, real)
-        if average is not None:
-            average.update(step)
-        tracker.add(parts, step)
-        if step % config.log_every == 0 or step == config.steps:
-            _read_interval(tracker, history, step, run.seconds(), gan, config)
-            tracker = LossTracker(runtime.device)
-        if step % config.eval_every == 0 or step == config.steps:
-            evaluate(step, generator, average)
-    _finish(history, run, gan, evaluate, config)
-    return history
+        run.end_step(step, **parts)
+    return run.finish()
+
+
+class GanLoop:
+    """One GAN training run, one step at a time: all of :func:`fit_gan` except the two updates.
+
+    Creating it seeds the run, decides the device, precision and layout, moves both networks
+    there, builds their Adam optimisers and scores the untrained generator (step 0). A loop
+    then, at every step, draws a real batch (:meth:`real_batch`) and noise (:meth:`noise`),
+    updates the discriminator and the generator (:meth:`update_discriminator`,
+    :meth:`update_generator`, inside :meth:`autocast`) and hands the step's losses to
+    :meth:`end_step`, which updates the weight average, logs every ``config.log_every``
+    steps and scores the generator every ``config.eval_every``. :meth:`finish` loads the
+    best generator and returns the history.
+
+    Args:
+        generator, discriminator, data, config, scorer, device: As for :func:`fit_gan`.
+
+    Attributes:
+        players: The two networks with their optimisers (:class:`Players`).
+        history: What the run has recorded so far.
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, data: Dataset, config: GanConfig, *,
+                 scorer: FIDScorer | None = None, device: torch.device | str | None = None) -> None:
+        self.latent_dim, self.conditional = _check_networks(generator, discriminator, config)
+        self.config = config
+        self._run = start_run([generator, discriminator], data, seed=config.seed, batch_size=config.batch_size,
+                              device=device, channels_last=config.channels_last, precision=config.precision)
+        self.runtime, self.data = self._run.runtime, self._run.data
+        self.players = _players(generator, discriminator, config, self.runtime)
+        self._real_images = self.data.x_train * 2 - 1  # [0, 1] -> [-1, 1], the range of tanh
+        self._average = WeightAverage(generator, config.ema) if config.ema > 0 else None
+        self.history = GanHistory(loss=config.loss)
+        self._evaluate = _Evaluation(config, self.data, self.latent_dim, self.conditional, scorer, self.history,
+                                     self.runtime.device)
+        self._run.start_clock()
+        self._evaluate(0, generator, self._average)
+        self._tracker = LossTracker(self.runtime.device)
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``config.batch_size`` training images drawn at random, in :math:`[-1, 1]`, and their labels
+        (``None`` for unconditional networks)."""
+        idx = torch.randint(len(self._real_images), (self.config.batch_size,), device=self.runtime.device,
+                            generator=self.players.rng)
+        labels = self.data.y_train[idx] if self.conditional else None
+        return self.runtime.batch(self._real_images[idx]), labels
+
+    def noise(self, real_labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Noise :math:`z` for a generated batch, and its classes for conditional networks: drawn at
+        random, or the real batch's ``real_labels`` when the loss has a gradient penalty."""
+        return _draw(self.players, self.config.batch_size, self.latent_dim, real_labels, self.data.num_classes)
+
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
+        """The run's mixed precision for the forward passes (a null context in float32)."""
+        return self.runtime.autocast()
+
+    def update_discriminator(self, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` and take one step of the discriminator's optimiser."""
+        self.runtime.optimizer_step(loss, self.players.opt_d, self.players.scaler_d)
+
+    def update_generator(self, loss: torch.Tensor) -> None:
+        """Backpropagate ``loss`` and take one step of the generator's optimiser (D's gradients
+        from it are cleared before D's next step)."""
+        self.runtime.optimizer_step(loss, self.players.opt_g, self.players.scaler_g)
+
+    def end_step(self, step: int, **parts: torch.Tensor) -> None:
+        """After the updates of ``step`` (counted from 1): the weight average, the step's losses
+        (``d``, ``g``, and D's mean verdicts ``real`` and ``fake``) and, when due, a log line and the FID."""
+        if self._average is not None:
+            self._average.update(step)
+        self._tracker.add(parts, step)
+        if step % self.config.log_every == 0 or step == self.config.steps:
+            _read_interval(self._tracker, self.history, step, self._run.seconds(), self.players, self.config)
+            self._tracker = LossTracker(self.runtime.device)
+        if step % self.config.eval_every == 0 or step == self.config.steps:
+            self._evaluate(step, self.players.generator, self._average)
+
+    def finish(self) -> GanHistory:
+        """Hand the networks back (the generator with its kept, best-FID weights) and return the history."""
+        _finish(self.history, self._run, self.players, self._evaluate, self.config)
+        return self.history
 
 
 def _finish(history: GanHistory, run: Run, gan: Players, evaluate: _Evaluation, config: GanConfig) -> None:

@@ -1,0 +1,220 @@
+"""The results of this build as tables.
+
+``.. results-table::``
+    One row per gallery example that ran in this build, read from the JSON files that
+    :func:`mlcheatsheet.site.report.report_result` wrote, with its quality target and whether it
+    was met, under one line saying which commit, when, and on what device the build trained.
+``.. gan-comparison::``
+    Every generator the GAN examples trained, in one table (FID with its interval, floor
+    ratio, rarest class, confidence), an ablation's variants one row each.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.util.docutils import SphinxDirective
+
+from doctables import Cell, table
+from references import REFERENCES
+from mlcheatsheet.site.budgets import TARGET_DATASET, TARGET_DEVICE
+from mlcheatsheet.findings import Interval
+from mlcheatsheet.site.report import Result, load_results
+from resultsdir import gallery_executed, results_dir
+from stamps import build_stamp, target_cell
+from cheatsheet import LIVE, gallery_dir, label_link, note
+from sitemap import example_label, example_rank
+
+
+# -- results-table --------------------------------------------------------------------
+def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
+    """One row of the results table; ``label`` is the example page's reference label."""
+    # The short dataset name; its source (a long line) is the tooltip and the note below the table.
+    data = nodes.abbreviation(text=result.dataset, explanation=result.source)
+    metric: list[nodes.Node] = [nodes.inline(text=f"{result.metric} "), nodes.strong(text=result.formatted_value())]
+    if not result.higher_is_better:
+        metric.append(nodes.inline(text=" (lower is better)", classes=["cheatsheet-muted"]))
+    return [
+        [label_link(label, result.title, docname)],
+        [data],
+        result.device,
+        f"{result.parameters:,}",
+        # No-break spaces: on a narrow screen the cell may wrap only between time and steps.
+        f"{result.train_seconds:.1f}\u00a0s ({result.steps:,}\u00a0steps)",
+        metric,
+        target_cell(result),
+    ]
+
+
+def _references_table(results: list[Result], gallery: str, docname: str) -> list[nodes.Node]:
+    """Published figures for the same architectures, each in its own setting, with its source.
+
+    A table of its own rather than a column of the results table: the settings take a
+    sentence each, and beside the build's numbers they would squeeze both out of a desktop page.
+    """
+    rows: list[list[Cell]] = []
+    for r in results:
+        ref = REFERENCES.get(r.example)
+        if ref is not None:
+            figure: Cell = [nodes.strong(text=ref.figure)] if ref.figure else [nodes.inline(text="—", classes=["cheatsheet-muted"])]
+            rows.append([[label_link(example_label(gallery, r.example), r.title, docname)], figure, ref.setting,
+                         [nodes.reference("", ref.citation, refuri=ref.url)]])
+    if not rows:
+        return []
+    intro = nodes.paragraph(text="Published figures for the same architectures, for scale: each in another setting "
+                                 "(the full dataset, another recipe and budget), so neither a target nor a comparison "
+                                 "with the run above.", classes=["cheatsheet-muted"])
+    return [intro, table(["Example", "Published figure", "Setting", "Source"], rows,
+                         classes=["cheatsheet-references"], widths=[18, 20, 40, 22])]
+
+
+def _sourcesnote(results: list[Result]) -> nodes.paragraph:
+    """Each dataset's source, once, below the table."""
+    sources = dict.fromkeys((r.dataset, r.source) for r in results)
+    note = nodes.paragraph(classes=["cheatsheet-muted", "cheatsheet-sources"])
+    note += nodes.Text("Data: ")
+    for i, (dataset, source) in enumerate(sources):
+        if i:
+            note += nodes.Text("; ")
+        note += nodes.strong(text=dataset)
+        note += nodes.Text(f" — {source}")
+    note += nodes.Text(".")
+    return note
+
+
+def _results_notes(results: list[Result], scripts: list[Path]) -> list[nodes.Node]:
+    """What the reader needs to read the table: intervals, targets, quick mode, examples that did not run."""
+    notes: list[nodes.Node] = []
+    if any(r.interval for r in results):
+        notes.append(nodes.paragraph(
+            text="In brackets: the 95% confidence interval — Wilson's for an accuracy on the held-out "
+                 "images, a t-interval over the held-out images for an error or a negative ELBO, and over "
+                 "ten independent draws of samples for an FID. Two results whose intervals overlap may "
+                 "not differ at all; the example pages compare models on the same images.",
+            classes=["cheatsheet-muted"]))
+    notes.append(nodes.paragraph(
+        text=f"Target: the quality each example's full budget was measured to reach on {TARGET_DEVICE} with "
+             f"{TARGET_DATASET}; there a missed target fails the build, elsewhere it is marked here.",
+        classes=["cheatsheet-muted"]))
+    if any(r.mode == "quick" for r in results):
+        notes.append(nodes.paragraph(
+            text="Built in quick mode: every example trained for a few seconds only, so these numbers show "
+                 "that the examples run, not how well the architectures do. make html trains them properly.",
+            classes=["cheatsheet-muted"]))
+    ran = {r.example for r in results}
+    missing = [p.name for p in scripts if p.stem.removeprefix("plot_") not in ran]
+    if missing:
+        notes.append(nodes.paragraph(
+            text="Not run in this build (or recorded no result): " + ", ".join(missing) + ".",
+            classes=["cheatsheet-muted"]))
+    return notes
+
+
+class ResultsTable(SphinxDirective):
+    """Every result recorded by a gallery script in this build, one row per example, under the build's stamp."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        self.env.metadata[self.env.docname][LIVE] = True
+        scripts = sorted(Path(self.config.sphinx_gallery_conf["examples_dirs"]).glob("plot_*.py"))
+        if not gallery_executed(self.config):
+            return [note("The results table is filled in when the gallery is executed (make html); "
+                          "this build did not run the examples, so it has no results to show.")]
+        results = _build_results(self.env)
+        if not results:
+            return [note("No gallery example recorded a result in this build."), *_results_notes(results, scripts)]
+        rows = [_result_row(r, example_label(gallery_dir(self), r.example), self.env.docname) for r in results]
+        return [
+            build_stamp(results),
+            table(["Example", "Data", "Device", "Parameters", "Training", "Headline result", "Target"],
+                  rows, classes=["cheatsheet-results"], widths=[12, 8, 6, 9, 13, 30, 22]),
+            _sourcesnote(results),
+            *_results_notes(results, scripts),
+            *_references_table(results, gallery_dir(self), self.env.docname),
+        ]
+
+
+# -- gan-comparison -------------------------------------------------------------------
+# The numbers every GAN example records (SampleQuality.record); an ablation's variants are
+# read by Result.variants.
+_GAN_KEYS = ("FID", "floor")
+
+
+def _gan_rows(result: Result, label: str, docname: str) -> list[list[Cell]]:
+    """The comparison rows of one GAN record: its headline generator, or each variant of an ablation."""
+    variants = result.variants()
+    if not variants:
+        return [_gan_row([label_link(label, result.title, docname)], result.extra, result.steps, result.train_seconds)]
+    steps = int(result.extra.get("steps per variant", 0))
+    return [_gan_row([label_link(label, f"{variant} ({result.title.split(' (')[0]})", docname)],  # "DCGAN (GAN techniques)"
+                     numbers, steps, numbers.get("seconds", math.nan))
+            for variant, numbers in variants.items()]
+
+
+def _gan_row(name: list[nodes.Node], numbers: dict[str, float], steps: int, seconds: float) -> list[Cell]:
+    fid = (Interval(numbers["FID"], numbers["FID low"], numbers["FID high"], "t", 0).format()
+           if "FID low" in numbers else f"{numbers['FID']:.3g}")
+    confidence = numbers.get("confidence / real", math.nan)
+    return [
+        name,
+        f"{steps:,}",
+        f"{seconds:.1f}\u00a0s",
+        [nodes.strong(text=fid)],
+        f"{numbers['FID'] / numbers['floor']:.1f}×",
+        f"{100 * numbers['min class share']:.1f}%",
+        f"{numbers['mean confidence']:.3f}" + ("" if math.isnan(confidence) else f" ({100 * confidence:.0f}% of real)"),
+    ]
+
+
+class GanComparison(SphinxDirective):
+    """Every generator the GAN examples trained in this build, in one table: FID with its interval, coverage, confidence."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        self.env.metadata[self.env.docname][LIVE] = True
+        if not gallery_executed(self.config):
+            return [note("The comparison of the GAN variants is filled in when the gallery is executed (make html); "
+                          "this build did not run the examples.")]
+        results = [r for r in _build_results(self.env) if all(k in r.extra for k in _GAN_KEYS)]
+        if not results:
+            return [note("No GAN example recorded a result in this build.")]
+        rows = [row for r in results for row in _gan_rows(r, example_label(gallery_dir(self), r.example), self.env.docname)]
+        notes = [nodes.paragraph(
+            text="FID in the package classifier's feature space, against the held-out images, the mean of ten independent "
+                 "draws of samples with its 95% t-interval; FID / floor divides it by the FID between two sets of real "
+                 "images (what a perfect generator would score). Rarest class and confidence are pooled over the draws; "
+                 "the confidence is the classifier's mean top probability, beside the same number for real held-out "
+                 "images. The examples differ in steps, networks and recipe: a row is a finding of its own example, "
+                 "and only the rows of one ablation share seeds, steps and recipe.",
+            classes=["cheatsheet-muted"])]
+        if any(r.mode == "quick" for r in results):
+            notes.append(nodes.paragraph(text="Built in quick mode: every GAN trained for a few steps only, so these numbers "
+                                              "show that the examples run, not how the variants compare.",
+                                         classes=["cheatsheet-muted"]))
+        return [
+            build_stamp(results),
+            table(["Generator", "Steps", "Training", "FID", "FID / floor", "Rarest class", "Confidence"], rows,
+                  classes=["cheatsheet-results", "cheatsheet-gans"], widths=[26, 8, 10, 20, 10, 10, 16]),
+            *notes,
+        ]
+
+
+def _build_results(env: BuildEnvironment) -> list[Result]:
+    """This build's results, in gallery order; each file is a dependency of the page that reads it."""
+    directory = results_dir(env.config)
+    for path in directory.glob("*.json"):
+        env.note_dependency(str(path))
+    return sorted(load_results(directory) if directory.is_dir() else [], key=lambda r: example_rank(r.example))
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.setup_extension("resultsdir")
+    app.add_directive("results-table", ResultsTable)
+    app.add_directive("gan-comparison", GanComparison)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
