@@ -22,12 +22,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("cnn", device, data)  # a quick build keeps fewer images, a GPU build may load more
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # A look at the data: a CNN sees each image as a grid of pixels, not as one long vector.

@@ -21,12 +21,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 3
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("conditional_dcgan", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # The judge: the package's small classifier (the same one that defines FID; it is trained
@@ -61,9 +62,9 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # The loss is the DCGAN's, with every term conditioned on a class:
 # :math:`\min_G \max_D \mathbb{E}_{x,y}[\log D(x, y)] + \mathbb{E}_{z,y}[\log(1 - D(G(z, y), y))]`,
 # real images with their own labels and generated ones with uniformly drawn labels. The
-# recipe is the :ref:`DCGAN example's <sphx_glr_auto_examples_plot_dcgan.py>`: EMA
-# generator, the discriminator at twice the generator's learning rate (ten and twenty
-# times the paper's), Adam with :math:`\beta_1 = 0`.
+# recipe, printed below from the configuration it trains with, is not the
+# :ref:`DCGAN example's <sphx_glr_auto_examples_plot_dcgan.py>`: the networks keep
+# BatchNorm in the discriminator and the cross-entropy loss of the original game.
 from mlcheatsheet.training import GanConfig, fit_gan
 
 steps = 800
@@ -74,6 +75,7 @@ config = GanConfig(
     steps=steps, batch_size=64, lr_generator=2e-3, lr_discriminator=4e-3, betas=(0.0, 0.999),
     ema=0.999, eval_every=max(steps // 8, 25), log_every=max(1, steps // 60),
 )
+print(f"Recipe: {config.recipe()}")
 history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)
 print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept the generator of step {history.best_step:,}")
 
@@ -83,7 +85,7 @@ from mlcheatsheet.plotting import plot_gan_history
 _ = plot_gan_history(history, title="Conditional DCGAN")
 
 # %%
-# The FID, the coverage and the share of samples the classifier assigns to the requested
+# The FID, precision and recall, the coverage and the share of samples the classifier assigns to the requested
 # class, over training:
 from mlcheatsheet.plotting import plot_fid_history
 

@@ -7,7 +7,7 @@ of minutes on a CPU, learn to draw images that a classifier cannot tell from rea
 ones? This example trains the package's
 :class:`~mlcheatsheet.models.dcgan.DCGANGenerator` against a
 :class:`~mlcheatsheet.models.dcgan.DCGANDiscriminator` while the documentation is built,
-and judges the samples by FID, class coverage and classifier confidence.
+and judges the samples by FID, precision and recall, and class coverage.
 """
 
 # %%
@@ -23,12 +23,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("dcgan", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # The yardstick: FID in a classifier's feature space
@@ -87,15 +88,14 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # :ref:`SAGAN example <sphx_glr_auto_examples_plot_sagan.py>`). The
 # :doc:`GAN page </architectures/gan>` trains the original cross-entropy game instead,
 # and the :ref:`techniques example <sphx_glr_auto_examples_plot_gan_techniques.py>`
-# keeps it for the DCGAN networks. Three habits of careful GAN practice are switched on: the
+# keeps it for the DCGAN networks. Two habits of careful GAN practice are switched on: the
 # generator that is evaluated is an exponential moving average (EMA) of the trained
-# weights, the discriminator learns twice as fast as the generator (two time-scale
-# update rule), and the generator with the best FID against the *selection* images
+# weights, and the generator with the best FID against the *selection* images
 # (training images the classifier never saw) is kept, so the held-out images stay unseen
 # until the final score.
 #
-# Both learning rates are ten times the paper's :math:`2 \cdot 10^{-4}`, with Adam's
-# :math:`\beta_1 = 0` instead of 0.5. A build affords a few thousand steps, not the
+# Both learning rates are ten times the paper's :math:`2 \cdot 10^{-4}`, and
+# :math:`\beta_1` is 0 instead of 0.5 (the recipe is printed below from the configuration). A build affords a few thousand steps, not the
 # paper's tens of thousands, and the EMA absorbs the jitter of large steps (the last
 # section says how to run the paper's recipe instead and compare).
 from mlcheatsheet.training import GanConfig, fit_gan
@@ -108,6 +108,7 @@ config = GanConfig(
     steps=steps, batch_size=64, loss="hinge", lr_generator=2e-3, lr_discriminator=2e-3,
     betas=(0.0, 0.999), ema=0.999, eval_every=max(steps // 10, 25), log_every=max(1, steps // 60),
 )
+print(f"Recipe: {config.recipe()}")
 history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)
 print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept the generator of step {history.best_step:,}")
 
@@ -128,9 +129,9 @@ from mlcheatsheet.plotting import plot_snapshots
 _ = plot_snapshots(history)
 
 # %%
-# FID against the selection images at each evaluation, with the floor for scale; the
-# rarest class's share and the classifier's confidence show whether every class is drawn,
-# and drawn clearly.
+# FID against the selection images at each evaluation, with the floor for scale; on the
+# right, precision (the share of samples that fall where real images are), recall (the
+# share of real images the samples cover) and the rarest class's share.
 from mlcheatsheet.plotting import plot_fid_history
 
 _ = plot_fid_history(history, floor=scorer.floor)
@@ -140,16 +141,14 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # -------
 # Ten independent sets of fresh samples from the kept generator, each as large as the
 # held-out set, scored against the held-out images: the FID below is their mean, with its
-# 95% interval; coverage and confidence pool all the sets. The classifier's mean
-# confidence on real held-out images is printed beside the samples' for scale.
+# 95% interval; precision and recall are their means over the sets, beside what one set
+# of real images scores against the other; coverage pools all the sets.
 from mlcheatsheet.plotting import show_images
 from mlcheatsheet.training import sample_images, score_generator
 
 quality = score_generator(generator, scorer, draws=10)
 print(quality.summary())
 print(history.collapse_report(quality, data.classes))
-print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out images {scorer.real_confidence:.3f} "
-      f"({100 * quality.mean_confidence / scorer.real_confidence:.1f}% of the real images')")
 noise = torch.randn(scorer.num_reference, generator.latent_dim, generator=torch.Generator().manual_seed(1)).to(device)
 samples = sample_images(generator, noise)  # the first of the ten sets
 _ = show_images(samples[:64].cpu(), ncols=16, size=0.6, title=f"DCGAN samples (FID {quality.fid:.2f}, floor {quality.floor:.2f})")

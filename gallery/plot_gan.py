@@ -20,12 +20,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 6
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("gan", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # The generator must learn to draw these: real images, pixels in :math:`[0, 1]` (scaled to
@@ -156,8 +157,9 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Results
 # -------
 # Ten independent sets of fresh samples, each as large as the held-out set, scored
-# against the held-out images: the FID is their mean with its 95% interval; coverage and
-# confidence pool the sets.
+# against the held-out images: the FID is their mean with its 95% interval, precision and
+# recall their means (beside what real images score against each other); coverage pools
+# the sets.
 from mlcheatsheet.plotting import plot_class_coverage
 from mlcheatsheet.training import sample_images, score_generator
 

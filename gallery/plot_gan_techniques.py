@@ -24,20 +24,23 @@ from mlcheatsheet.training import fid_scorer
 # sphinx_gallery_thumbnail_number = 2
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("gan_techniques", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 scorer = fid_scorer(data, device=device)
-print(f"FID floor {scorer.floor:.3f}; classifier's mean confidence on real held-out images {scorer.real_confidence:.3f}")
+print(f"FID floor {scorer.floor:.3f}; precision / recall of one set of real images against the other "
+      f"{scorer.real_precision:.2f} / {scorer.real_recall:.2f}")
 
 # %%
 # The variants
 # ------------
-# Each variant changes one thing of the plain DCGAN (the networks of the DCGAN example,
-# its non-saturating loss and its learning rates):
+# Each variant changes one thing of the plain DCGAN, whose recipe is printed below from
+# its configuration (the DCGAN example's networks, but with a BatchNorm discriminator and
+# the cross-entropy loss of the original game):
 #
 # - **one-sided label smoothing**: the discriminator's target for real images is 0.9
 #   instead of 1, and stays 0 for generated ones;
@@ -81,6 +84,7 @@ variants = {
     "upsample + conv": GanVariant(partial(UpsampleGenerator, image_shape=data.image_shape, latent_dim=16, base_channels=32),
                                   discriminator),
 }
+print(f"Recipe of the plain DCGAN: {base.recipe()}")
 runs = fit_gan_variants(variants, data, base, scorer=scorer, device=device)
 for name, run in runs.items():
     print(f"{name}: {run.history.steps:,} steps in {run.history.total_seconds:.1f} s")
@@ -89,13 +93,14 @@ for name, run in runs.items():
 # Results
 # -------
 # Ten independent sets of fresh samples from each kept generator, scored against the
-# held-out images: FID with its 95% interval over the draws, the rarest class's share and
-# the classifier's mean confidence pooled over the draws.
-print(f"{'variant':<26} {'FID [95% interval]':>22} {'FID / floor':>11} {'rarest class':>12} {'confidence':>10} {'seconds':>8}")
+# held-out images: FID with its 95% interval over the draws, precision and recall (their
+# means over the draws) and the rarest class's share pooled over the draws.
+print(f"{'variant':<26} {'FID [95% interval]':>22} {'FID / floor':>11} {'precision':>9} {'recall':>7} "
+      f"{'rarest class':>12} {'seconds':>8}")
 for name, run in runs.items():
     quality = run.quality
-    print(f"{name:<26} {quality.fid_interval.format():>22} {quality.ratio:>10.1f}x {100 * quality.min_class_share:>11.1f}% "
-          f"{quality.mean_confidence:>10.3f} {run.history.total_seconds:>8.1f}")
+    print(f"{name:<26} {quality.fid_interval.format():>22} {quality.ratio:>10.1f}x {quality.precision:>9.2f} "
+          f"{quality.recall:>7.2f} {100 * quality.min_class_share:>11.1f}% {run.history.total_seconds:>8.1f}")
 
 # %%
 # Each variant against the plain DCGAN, by Welch's t-test on the draws' FIDs. The draws

@@ -19,12 +19,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 2
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("resnet", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # A look at the data.

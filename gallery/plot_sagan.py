@@ -13,9 +13,9 @@ scores the samples per class, and looks at where the generator's attention layer
 # %%
 # Device and data
 # ---------------
-# The script trains on the same digits as the other examples; the site's GPU build trains
-# it on CIFAR-10's 32×32 colour photos instead. The lines below say which data this build
-# used.
+# The script trains on the same images as the other examples (``mnist-5k``, 5,000 MNIST
+# digits); the site's GPU build trains it on CIFAR-10's 32×32 colour photos instead. The
+# lines below say which data this build used.
 import torch
 
 from mlcheatsheet.data import load_dataset
@@ -25,12 +25,13 @@ from mlcheatsheet.training import fid_scorer
 # sphinx_gallery_thumbnail_number = 2
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("sagan", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 scorer = fid_scorer(data, device=device)
 print(f"FID floor {scorer.floor:.3f}; the classifier gets {100 * scorer.accuracy:.1f}% of real held-out images right")
 
@@ -63,11 +64,11 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # The hinge loss: the discriminator minimises
 # :math:`\mathbb{E}[\max(0, 1 - D(x, y))] + \mathbb{E}[\max(0, 1 + D(G(z, y), y))]`, so it
 # stops pushing an image once it is beyond the margin; the generator minimises
-# :math:`-\mathbb{E}[D(G(z, y), y)]`. The discriminator learns four times as fast as the
-# generator (the two time-scale update rule), with Adam's :math:`\beta = (0, 0.9)`, as in
-# the paper; both rates are ten times the paper's :math:`10^{-4}` and
-# :math:`4 \cdot 10^{-4}`, because a build trains for hundreds of steps, not the paper's
-# million, and the generator that is scored is a weight average (EMA).
+# :math:`-\mathbb{E}[D(G(z, y), y)]`. The discriminator learns faster than the generator
+# (the two time-scale update rule), with Adam's :math:`\beta = (0, 0.9)`, as in the
+# paper, at rates ten times the paper's :math:`10^{-4}` and :math:`4 \cdot 10^{-4}`:
+# a build trains for hundreds of steps, not the paper's million, and the generator that is
+# scored is a weight average (EMA). The recipe below is printed from the configuration.
 from mlcheatsheet.training import GanConfig, fit_gan
 
 steps = 600
@@ -78,6 +79,7 @@ config = GanConfig(
     steps=steps, batch_size=64, loss="hinge", lr_generator=1e-3, lr_discriminator=4e-3,
     betas=(0.0, 0.9), ema=0.999, eval_every=max(steps // 8, 10), log_every=max(1, steps // 60),
 )
+print(f"Recipe: {config.recipe()}")
 history = fit_gan(generator, discriminator, data, config, scorer=scorer, device=device)
 print(f"{history.steps:,} generator steps in {history.total_seconds:.1f} s; kept the generator of step {history.best_step:,}")
 

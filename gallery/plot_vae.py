@@ -21,12 +21,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 7
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("vae", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # Each pixel value :math:`x_j \in [0, 1]` is scored as the *target* of a Bernoulli
@@ -117,8 +118,8 @@ _ = show_image_rows(torch.stack([originals[:10], rebuilt[:10], originals[10:], r
 # New images: codes drawn from the prior :math:`\mathcal{N}(0, I)` and decoded, with no
 # image in sight. The classifier behind the GAN pages' FID (trained on images disjoint
 # from the held-out ones) judges ten independent sets of samples, each as large as the
-# held-out set: FID (mean with its 95% interval), which classes appear, and how confident
-# it is, next to its confidence on real held-out images.
+# held-out set: FID (mean with its 95% interval), precision and recall (beside what one
+# set of real images scores against the other), and which classes appear.
 from mlcheatsheet.findings import coverage_finding
 from mlcheatsheet.training import fid_scorer
 
@@ -131,7 +132,6 @@ samples = draws[0]
 predicted = scorer.classify(samples)
 print(f"Prior samples: {quality.summary()}")
 print(coverage_finding(quality.class_shares, data.classes))
-print(f"Mean confidence: samples {quality.mean_confidence:.3f}, real held-out images {scorer.real_confidence:.3f}")
 
 # %%
 # Three samples of each class, as the classifier sorted them (its label above each).
@@ -145,7 +145,8 @@ _ = show_images(samples[picked], labels=predicted[picked], classes=data.classes,
 # Walk in a straight line from the mean code of one held-out image to that of another,
 # decoding as you go. The KL term pulls the codes towards one region, so the points in
 # between are places the decoder was trained near; whether they decode to plausible
-# images is what the rows show, and the judge's confidence on them is printed below.
+# images is what the rows show; the share of them that fall where real images are (their
+# precision, in the judge's feature space) is printed below.
 pairs = [(int(first[a][0]), int(first[b][0])) for a, b in ((0, 6), (1, 7), (3, 8), (4, 9))]
 weights = torch.linspace(0, 1, 10, device=device)
 with torch.inference_mode():
@@ -154,8 +155,8 @@ with torch.inference_mode():
 _ = show_image_rows(strips, row_labels=[f"{data.classes[data.y_test[a]]} → {data.classes[data.y_test[b]]}" for a, b in pairs],
                     col_labels=[f"{w:.2f}" for w in weights.tolist()], title="Interpolating between held-out images")
 inner = strips[:, 1:-1].flatten(0, 1)  # the points strictly between the two ends
-print(f"Judge's mean confidence on the {len(inner)} in-between images: {scorer.score(inner).mean_confidence:.3f} "
-      f"(real held-out images: {scorer.real_confidence:.3f})")
+print(f"Precision of the {len(inner)} in-between images: {scorer.score(inner).precision:.2f} "
+      f"(one set of real images against the other: {scorer.real_precision:.2f})")
 
 # %%
 # The latent space in two dimensions

@@ -20,12 +20,13 @@ from mlcheatsheet.runtime import describe_device, get_device, seed_everything
 # sphinx_gallery_thumbnail_number = 4
 device = get_device()
 print(f"Device: {describe_device(device)}")
-data = load_dataset("mnist-5k")
+data = load_dataset("mnist-5k", verbose=False)
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.budgets import build_data, build_length
 
 data = build_data("wgan_gp", device, data)  # a quick build keeps fewer images; a GPU build may load others
 # sphinx_gallery_end_ignore
+print(data.describe())
 
 # %%
 # The yardstick (shared with the other GAN examples): FID in a small classifier's
@@ -78,6 +79,7 @@ config = GanConfig(
     lr_generator=2e-3, lr_discriminator=2e-3, betas=(0.0, 0.9), ema=0.999,
     eval_every=max(steps // 8, 25), log_every=max(1, steps // 60),
 )
+print(f"Recipe: {config.recipe()}")
 history = fit_gan(generator, critic, data, config, scorer=scorer, device=device)
 print(f"{history.steps:,} generator steps ({history.discriminator_steps:,} critic steps) in {history.total_seconds:.1f} s")
 

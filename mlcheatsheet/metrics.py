@@ -33,6 +33,7 @@ __all__ = [
     "frechet_distance",
     "input_gradient_per_row",
     "mean_pairwise_distance",
+    "precision_recall",
     "nearest_neighbour_labels",
     "power_spectrum",
     "reconstruction_mse",
@@ -150,6 +151,50 @@ def frechet_distance(mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tenso
     return max(float(distance), 0.0)
 
 
+def _kth_neighbour_distance(features: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row to its ``k``-th nearest other row, :math:`(N,)`."""
+    distances = torch.cdist(features, features)
+    return distances.kthvalue(k + 1, dim=1).values  # the first "neighbour" is the point itself, at 0
+
+
+def precision_recall(real: torch.Tensor, generated: torch.Tensor, *, k: int = 3) -> tuple[float, float]:
+    r"""Improved precision and recall of ``generated`` against ``real`` features (Kynkäänniemi et al. 2019).
+
+    Each set stands for its distribution by the union of balls around its points, each ball
+    reaching the point's ``k``-th nearest neighbour in its own set. **Precision** is the share
+    of generated points inside the real set's balls — how many samples look like real ones;
+    **recall** the share of real points inside the generated set's balls — how much of the
+    real data the samples cover:
+
+    .. math::
+
+        \text{precision} = \frac{1}{M}\sum_{j} \big[\exists i: \lVert g_j - r_i \rVert \le \rho_k(r_i)\big],
+        \qquad
+        \text{recall} = \frac{1}{N}\sum_{i} \big[\exists j: \lVert r_i - g_j \rVert \le \rho_k(g_j)\big].
+
+    Pure noise lands outside the real balls (precision near 0); one image repeated has balls of
+    radius 0 (recall near 0, however real it looks). Unlike the classifier's confidence, which
+    is high for anything far from its decision boundaries, neither rewards noise.
+
+    Args:
+        real: Features of real images, :math:`(N, F)`.
+        generated: Features of generated images, :math:`(M, F)`; use as many as ``real``, since
+            both numbers depend on the set sizes.
+        k: The neighbour that sets each ball's radius (3 in the paper).
+
+    Raises:
+        ValueError: A set has ``k`` points or fewer.
+    """
+    if min(len(real), len(generated)) <= k:
+        raise ValueError(f"precision and recall with k={k} need more than {k} points in each set, "
+                         f"got {len(real)} real and {len(generated)} generated")
+    real, generated = real.float(), generated.float()
+    between = torch.cdist(generated, real)  # (M, N)
+    precision = (between <= _kth_neighbour_distance(real, k)[None, :]).any(dim=1).float().mean()
+    recall = (between <= _kth_neighbour_distance(generated, k)[:, None]).any(dim=0).float().mean()
+    return float(precision), float(recall)
+
+
 def class_coverage(predictions: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Share of the samples predicted as each class (sums to 1); a collapsed generator leaves zeros.
 
@@ -192,6 +237,12 @@ class SampleQuality:
         real_confidence: The classifier's mean top probability on real held-out images, the
             scale for ``mean_confidence`` (``nan`` when unknown).
         num_samples: How many samples the shares pool (0 when unknown).
+        precision: Share of the samples that fall where real images are, in the classifier's
+            feature space (:func:`precision_recall`; the mean over the draws).
+        recall: Share of the real reference images that the samples cover.
+        real_precision: The precision of one set of real images against the other reference:
+            what a perfect generator scores at this sample size (``nan`` when unknown).
+        real_recall: Its recall.
     """
 
     fid: float
@@ -204,6 +255,10 @@ class SampleQuality:
     fid_draws: tuple[float, ...] = ()
     real_confidence: float = float("nan")
     num_samples: int = 0
+    precision: float = float("nan")
+    recall: float = float("nan")
+    real_precision: float = float("nan")
+    real_recall: float = float("nan")
 
     @property
     def ratio(self) -> float:
@@ -239,13 +294,19 @@ class SampleQuality:
             numbers["conditional accuracy"] = self.conditional_accuracy
         if not math.isnan(self.real_confidence):
             numbers |= {"real confidence": self.real_confidence, "confidence / real": self.mean_confidence / self.real_confidence}
+        if not math.isnan(self.precision):
+            numbers |= {"precision": self.precision, "recall": self.recall,
+                        "real precision": self.real_precision, "real recall": self.real_recall}
         return numbers
 
     def summary(self) -> str:
-        """One line for a report: FID with its interval, floor and ratio, the rarest class, the confidence."""
+        """One line for a report: FID with its interval, floor and ratio, precision and recall, the rarest class."""
         fid = self.fid_interval.format() if self.fid_interval is not None else f"{self.fid:.3f}"
-        return (f"FID {fid} (floor {self.floor:.3f}, ratio {self.ratio:.1f}x) — rarest class "
-                f"{100 * self.min_class_share:.1f}% — mean confidence {self.mean_confidence:.3f}")
+        line = f"FID {fid} (floor {self.floor:.3f}, ratio {self.ratio:.1f}x)"
+        if not math.isnan(self.precision):
+            line += (f" — precision {self.precision:.3f}, recall {self.recall:.3f} "
+                     f"(real images: {self.real_precision:.3f}, {self.real_recall:.3f})")
+        return line + f" — rarest class {100 * self.min_class_share:.1f}%"
 
 
 class FIDScorer:
@@ -284,11 +345,13 @@ class FIDScorer:
         self.num_reference = len(data.x_test)
         self.train_seconds = 0.0  # set by fid_scorer: seconds spent training the classifier
         test_features = self.features(data.x_test)
-        self.reference = {"test": feature_statistics(test_features), "selection": feature_statistics(self.features(selection))}
+        self.reference_features = {"test": test_features, "selection": self.features(selection)}
+        self.reference = {name: feature_statistics(f) for name, f in self.reference_features.items()}
         logits = self.classifier.classify(test_features.to(device)).float().cpu()
         self.accuracy = accuracy(logits, data.y_test.cpu())
         self.real_confidence = float(logits.softmax(dim=1).max(dim=1).values.mean())
         self.floor = frechet_distance(*self.reference["selection"], *self.reference["test"])
+        self.real_precision, self.real_recall = precision_recall(test_features, self.reference_features["selection"])
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
@@ -338,6 +401,7 @@ class FIDScorer:
         mean_ref, cov_ref = self._reference(reference)
         features = [self.features(images) for images in draws]
         fids = [frechet_distance(*feature_statistics(f), mean_ref, cov_ref) for f in features]
+        pr = [precision_recall(self.reference_features[reference], f) for f in features]
         pooled = torch.cat(features)
         probabilities = self.classifier.classify(pooled.to(self.device)).float().softmax(dim=1).cpu()
         confidence, predictions = probabilities.max(dim=1)
@@ -353,6 +417,10 @@ class FIDScorer:
             fid_draws=tuple(fids) if len(fids) > 1 else (),
             real_confidence=self.real_confidence,
             num_samples=len(pooled),
+            precision=sum(p for p, _ in pr) / len(pr),
+            recall=sum(r for _, r in pr) / len(pr),
+            real_precision=self.real_precision,
+            real_recall=self.real_recall,
         )
 
 

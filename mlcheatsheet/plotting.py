@@ -284,7 +284,7 @@ def plot_snapshots(history: GanHistory, *, images: int = 10, max_rows: int = 8, 
 
 
 def plot_fid_history(history: GanHistory, *, floor: float | None = None, title: str = "Sample quality over training") -> Figure:
-    """FID over training (log scale, best step marked) and the class coverage / confidence.
+    """FID over training (log scale, best step marked), and precision, recall and class coverage.
 
     Args:
         history: A history from :func:`~mlcheatsheet.training.adversarial.fit_gan` trained with a scorer.
@@ -306,12 +306,13 @@ def plot_fid_history(history: GanHistory, *, floor: float | None = None, title: 
     ax_fid.set(xlabel="generator step", ylabel="FID (classifier features)", title="FID (lower is better)")
     ax_fid.legend(fontsize=8)
     ax_fid.grid(alpha=0.3, which="both")
+    ax_cov.plot(steps, 100 * np.asarray(history.precision), marker=".", label="precision (samples that look real)")
+    ax_cov.plot(steps, 100 * np.asarray(history.recall), marker=".", label="recall (real images covered)")
     ax_cov.plot(steps, 100 * np.asarray(history.min_class_share), marker=".", label="rarest class share")
-    ax_cov.plot(steps, 100 * np.asarray(history.mean_confidence), marker=".", label="mean classifier confidence")
     if not all(math.isnan(a) for a in history.conditional_accuracy):
         ax_cov.plot(steps, 100 * np.asarray(history.conditional_accuracy), marker=".", label="classified as requested")
     ax_cov.axhline(5, color="C0", lw=0.8, ls=":", label="5% (a class is present)")
-    ax_cov.set(xlabel="generator step", ylabel="%", title="Coverage and confidence", ylim=(0, 101))
+    ax_cov.set(xlabel="generator step", ylabel="%", title="Precision, recall and coverage", ylim=(0, 101))
     ax_cov.legend(fontsize=8)
     ax_cov.grid(alpha=0.3)
     fig.suptitle(title)

@@ -251,7 +251,7 @@ def test_our_dcgan_recipe_is_the_gallery_scripts() -> None:
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names}
     for mode in ("quick", "full"):
         budget = get_budget("dcgan", mode=mode)
-        scope = {"budget": budget, "max": max}
+        scope = {"steps": budget.steps, "max": max}
         written = {kw.arg: eval(compile(ast.Expression(kw.value), "plot_dcgan.py", "eval"), scope) for kw in calls["GanConfig"]}
         assert gallery_config(budget) == GanConfig(**written)
     sizes = {name: {kw.arg: ast.literal_eval(kw.value) for kw in calls[name] if kw.arg != "image_shape"} for name in names[1:]}

@@ -421,11 +421,15 @@ def test_a_direction_within_groups_ignores_what_separates_the_groups() -> None:
         latent_direction(latents, score, groups=groups[:10])
 
 
-def test_sample_quality_summary_states_fid_floor_ratio_coverage_and_confidence() -> None:
+def test_sample_quality_summary_states_fid_floor_ratio_precision_recall_and_coverage() -> None:
     from mlcheatsheet.metrics import SampleQuality
 
     quality = SampleQuality(fid=12.5, floor=2.5, class_shares=torch.tensor([0.5, 0.03, 0.47]), mean_confidence=0.875)
-    assert quality.summary() == "FID 12.500 (floor 2.500, ratio 5.0x) — rarest class 3.0% — mean confidence 0.875"
+    assert quality.summary() == "FID 12.500 (floor 2.500, ratio 5.0x) — rarest class 3.0%"  # no confidence: not a quality signal
+    scored = SampleQuality(fid=12.5, floor=2.5, class_shares=torch.tensor([0.5, 0.03, 0.47]), mean_confidence=0.875,
+                           precision=0.5, recall=0.25, real_precision=0.75, real_recall=0.7)
+    assert scored.summary() == ("FID 12.500 (floor 2.500, ratio 5.0x) — precision 0.500, recall 0.250 "
+                                "(real images: 0.750, 0.700) — rarest class 3.0%")
 
 
 # --- checkerboards and attention maps --------------------------------------------------------------
@@ -558,3 +562,30 @@ def test_a_loop_written_out_with_gan_loop_trains_exactly_as_fit_gan() -> None:
     assert history.discriminator_loss == expected.discriminator_loss and history.generator_loss == expected.generator_loss
     assert history.eval_steps == expected.eval_steps == [0, 10, 20, 24] and history.steps == 24
     assert not generator.training  # handed back in eval mode, like fit_gan's
+
+
+def test_precision_and_recall_reward_neither_noise_nor_one_repeated_image(scorer, mnist5k) -> None:
+    from mlcheatsheet.metrics import precision_recall
+
+    held_out = scorer.reference_features["test"]
+    assert scorer.real_precision > 0.6 and scorer.real_recall > 0.6  # real against real: near the top
+    noise = scorer.features(torch.rand(1000, *mnist5k.image_shape, generator=torch.Generator().manual_seed(0)))
+    noise_precision, _ = precision_recall(held_out, noise)
+    assert noise_precision < 0.05
+    one_digit = scorer.features(mnist5k.x_train[:1].repeat(1000, 1, 1, 1))
+    one_precision, one_recall = precision_recall(held_out, one_digit)
+    assert one_recall < 0.01 < one_precision  # looks real, covers nothing
+    quality = scorer.score(mnist5k.x_train[:1000])  # real training images: near the real pair's numbers
+    assert abs(quality.precision - scorer.real_precision) < 0.1 and abs(quality.recall - scorer.real_recall) < 0.1
+    assert {"precision", "recall", "real precision", "real recall"} <= set(quality.record())
+    assert "precision" in quality.summary() and "recall" in quality.summary()
+
+
+def test_precision_recall_checks_its_sets() -> None:
+    from mlcheatsheet.metrics import precision_recall
+
+    points = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    assert precision_recall(points, points) == (1.0, 1.0)
+    assert precision_recall(points, points + 100) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="need more than 3 points in each set"):
+        precision_recall(points, points[:3])

@@ -6,7 +6,7 @@
     was met, under one line saying which commit, when, and on what device the build trained.
 ``.. gan-comparison::``
     Every generator the GAN examples trained, in one table (FID with its interval, floor
-    ratio, rarest class, confidence), an ablation's variants one row each.
+    ratio, precision and recall, rarest class), an ablation's variants one row each.
 """
 
 from __future__ import annotations
@@ -159,20 +159,20 @@ def _gan_rows(result: Result, label: str, docname: str) -> list[list[Cell]]:
 def _gan_row(name: list[nodes.Node], numbers: dict[str, float], steps: int, seconds: float) -> list[Cell]:
     fid = (Interval(numbers["FID"], numbers["FID low"], numbers["FID high"], "t", 0).format()
            if "FID low" in numbers else f"{numbers['FID']:.3g}")
-    confidence = numbers.get("confidence / real", math.nan)
+    precision, recall = numbers.get("precision", math.nan), numbers.get("recall", math.nan)
     return [
         name,
         f"{steps:,}",
         f"{seconds:.1f}\u00a0s",
         [nodes.strong(text=fid)],
         f"{numbers['FID'] / numbers['floor']:.1f}×",
+        "—" if math.isnan(precision) else f"{precision:.2f} / {recall:.2f}",
         f"{100 * numbers['min class share']:.1f}%",
-        f"{numbers['mean confidence']:.3f}" + ("" if math.isnan(confidence) else f" ({100 * confidence:.0f}% of real)"),
     ]
 
 
 class GanComparison(SphinxDirective):
-    """Every generator the GAN examples trained in this build, in one table: FID with its interval, coverage, confidence."""
+    """Every generator the GAN examples trained in this build, in one table: FID with its interval, precision and recall, coverage."""
 
     has_content = False
 
@@ -188,18 +188,24 @@ class GanComparison(SphinxDirective):
         notes = [nodes.paragraph(
             text="FID in the package classifier's feature space, against the held-out images, the mean of ten independent "
                  "draws of samples with its 95% t-interval; FID / floor divides it by the FID between two sets of real "
-                 "images (what a perfect generator would score). Rarest class and confidence are pooled over the draws; "
-                 "the confidence is the classifier's mean top probability, beside the same number for real held-out "
-                 "images. The examples differ in steps, networks and recipe: a row is a finding of its own example, "
+                 "images (what a perfect generator would score). Precision is the share of samples that fall where "
+                 "real images are in the classifier's feature space, recall the share of real images the samples cover "
+                 "(Kynkäänniemi et al. 2019; the mean over the draws); the rarest class is pooled over the draws. "
+                 "The examples differ in steps, networks and recipe: a row is a finding of its own example, "
                  "and only the rows of one ablation share seeds, steps and recipe.",
             classes=["cheatsheet-muted"])]
+        real = next(((r.extra["real precision"], r.extra["real recall"]) for r in results if "real precision" in r.extra), None)
+        if real is not None:
+            notes.append(nodes.paragraph(text=f"One set of real images against the other scores {real[0]:.2f} / {real[1]:.2f}: "
+                                              "what a perfect generator would score at this sample size.",
+                                         classes=["cheatsheet-muted"]))
         if any(r.mode == "quick" for r in results):
             notes.append(nodes.paragraph(text="Built in quick mode: every GAN trained for a few steps only, so these numbers "
                                               "show that the examples run, not how the variants compare.",
                                          classes=["cheatsheet-muted"]))
         return [
             build_stamp(results),
-            table(["Generator", "Steps", "Training", "FID", "FID / floor", "Rarest class", "Confidence"], rows,
+            table(["Generator", "Steps", "Training", "FID", "FID / floor", "Precision / recall", "Rarest class"], rows,
                   classes=["cheatsheet-results", "cheatsheet-gans"], widths=[26, 8, 10, 20, 10, 10, 16]),
             *notes,
         ]

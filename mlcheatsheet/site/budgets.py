@@ -318,8 +318,8 @@ def build_data(example: str, device: torch.device | str, data: Dataset) -> Datas
     budget = get_budget(example, device=device)
     wanted = canonical_name(budget.dataset)
     if wanted != canonical_name(data.name):
-        print(f"This build trains on {wanted} instead of the script's {data.name}:")
-        data = load_dataset(wanted)
+        print(f"This build trains on {wanted} instead of the script's {data.name}.")
+        data = load_dataset(wanted, verbose=False)  # the script prints the data it trains on
     kept = data.subset(max_train=budget.max_train)
     if len(kept.x_train) < len(data.x_train):
         print(f"{build_mode().capitalize()} build: {len(kept.x_train):,} of the {len(data.x_train):,} training images.")

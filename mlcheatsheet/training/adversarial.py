@@ -147,6 +147,30 @@ class GanConfig:
             raise ValueError(f"eval_samples must be at least 2, got {self.eval_samples}")
         check_precision(self.precision)
 
+    def recipe(self) -> str:
+        """This configuration as one sentence, for a page to print rather than retype.
+
+        Example:
+            >>> GanConfig(steps=800, lr_generator=1e-3, lr_discriminator=4e-3, ema=0.999).recipe()
+            '800 generator steps of 64 images; non-saturating cross-entropy loss; Adam with betas (0.5, 0.999), learning rates 0.001 (generator) and 0.004 (discriminator): the discriminator's is 4× the generator's; EMA of the generator's weights with decay 0.999'
+        """
+        loss = {"non-saturating": "non-saturating cross-entropy loss", "minimax": "minimax cross-entropy loss",
+                "hinge": "hinge loss", "wgan-gp": f"Wasserstein loss with a gradient penalty (weight {self.gp_weight:g})"}
+        parts = [f"{self.steps:,} generator steps of {self.batch_size} images", loss[self.loss]]
+        if self.label_smoothing:
+            parts[-1] += f", real targets smoothed to {1 - self.label_smoothing:g}"
+        if self.feature_matching:
+            parts[-1] += "; the generator matches the discriminator's mean features instead"
+        ratio = self.lr_discriminator / self.lr_generator
+        rates = "the same for both" if ratio == 1 else f"the discriminator's is {ratio:g}× the generator's"
+        parts.append(f"Adam with betas ({self.betas[0]:g}, {self.betas[1]:g}), learning rates {self.lr_generator:g} "
+                     f"(generator) and {self.lr_discriminator:g} (discriminator): {rates}")
+        if self.critic_steps > 1:
+            parts.append(f"{self.critic_steps} discriminator steps per generator step")
+        if self.ema:
+            parts.append(f"EMA of the generator's weights with decay {self.ema:g}")
+        return "; ".join(parts)
+
 
 @dataclass
 class GanHistory:
@@ -164,7 +188,11 @@ class GanHistory:
         eval_steps: Generator steps at which samples were evaluated (0 = before training).
         fid: FID of the evaluated generator against the scorer's ``"selection"`` reference (model selection).
         min_class_share: Share of the rarest predicted class at each evaluation.
-        mean_confidence: Classifier's mean top probability at each evaluation.
+        mean_confidence: Classifier's mean top probability at each evaluation (not a quality
+            signal: it is high on noise too).
+        precision: Share of the samples where real images are, at each evaluation
+            (:func:`~mlcheatsheet.metrics.precision_recall`).
+        recall: Share of the real reference images the samples cover, at each evaluation.
         conditional_accuracy: Share classified as the requested class (conditional models).
         diversity: Mean pairwise distance of samples divided by that of real images.
         snapshots: Images from the fixed noise batch at each evaluation, pixels in
@@ -192,6 +220,8 @@ class GanHistory:
     fid: list[float] = field(default_factory=list)
     min_class_share: list[float] = field(default_factory=list)
     mean_confidence: list[float] = field(default_factory=list)
+    precision: list[float] = field(default_factory=list)
+    recall: list[float] = field(default_factory=list)
     conditional_accuracy: list[float] = field(default_factory=list)
     diversity: list[float] = field(default_factory=list)
     snapshots: list[torch.Tensor] = field(default_factory=list)
@@ -449,7 +479,7 @@ def score_generator(generator: nn.Module, scorer: FIDScorer, *, draws: int = 10,
 
     Every set draws new noise (and, for a conditional generator, every class equally
     often); :meth:`~mlcheatsheet.metrics.FIDScorer.score_draws` gives the mean FID with its
-    interval and the pooled coverage, confidence and conditional accuracy.
+    interval, precision and recall, and the pooled coverage and conditional accuracy.
 
     Args:
         generator: A trained generator with a ``latent_dim`` (on its device).
@@ -500,6 +530,8 @@ class _Evaluation:
             history.fid.append(quality.fid)
             history.min_class_share.append(quality.min_class_share)
             history.mean_confidence.append(quality.mean_confidence)
+            history.precision.append(quality.precision)
+            history.recall.append(quality.recall)
             history.conditional_accuracy.append(quality.conditional_accuracy)
             better = math.isnan(history.best_fid) or quality.fid < history.best_fid
         if better and step > 0:
@@ -602,7 +634,7 @@ def fit_gan(
     ``config.eval_every`` steps (and before the first) the generator — its
     :class:`WeightAverage` when ``config.ema > 0`` — draws ``config.eval_samples`` images
     from fixed noise; ``scorer`` measures their FID against its selection reference, class
-    coverage and confidence, and the best generator so far is remembered.
+    precision, recall and class coverage, and the best generator so far is remembered.
 
     Networks with ``conditional = True`` also get labels: real images their own, generated ones drawn ones.
 
