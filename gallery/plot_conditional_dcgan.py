@@ -85,8 +85,8 @@ from mlcheatsheet.plotting import plot_gan_history
 _ = plot_gan_history(history, title="Conditional DCGAN")
 
 # %%
-# The FID, precision and recall, the coverage and the share of samples the classifier assigns to the requested
-# class, over training:
+# The FID, precision and recall, the coverage and the share of samples the classifier
+# assigns to the requested class, over training:
 from mlcheatsheet.plotting import plot_fid_history
 
 _ = plot_fid_history(history, floor=scorer.floor)
