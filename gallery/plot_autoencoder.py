@@ -46,8 +46,8 @@ _ = show_images(data.x_train[look], labels=data.y_train[look], classes=data.clas
 # pixels through layers of 512 and 128 units; the convolutional one uses two stride-2
 # convolutions (28 → 14 → 7 pixels on MNIST) and a 256-unit layer; each decoder mirrors
 # its encoder, the convolutional one with transposed convolutions. Both decoders return
-# logits, one per pixel. A third, fully connected with a 12-number code, shows what a
-# smaller code costs.
+# logits, one per pixel. A third, fully connected with a 12-number code, is measured
+# beside them at the same number of epochs.
 from mlcheatsheet.models import Autoencoder, ConvAutoencoder
 from mlcheatsheet.training import count_parameters
 

@@ -199,7 +199,7 @@ for strength in strengths.tolist():
 shifted = noise[:10] + strengths[:, None, None] * brighter  # (5, 10, Z)
 rows = sample_images(generator, shifted.flatten(0, 1)).unflatten(0, (5, 10))
 _ = show_image_rows(rows.cpu(), row_labels=[f"z {s:+.2f} brighter" for s in strengths.tolist()],
-                    title="z + a * (bright - dark), within class")
+                    title="z + a * (bright - dark), the direction averaged within classes")
 # sphinx_gallery_start_ignore
 from mlcheatsheet.site.export import DemoModel, Pixels, export_demo
 from mlcheatsheet.site.report import report_result

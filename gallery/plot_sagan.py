@@ -2,7 +2,7 @@
 SAGAN: self-attention, spectral normalisation and the hinge loss
 ================================================================
 
-The Self-Attention GAN (Zhang et al. 2018) is what many CIFAR-10 projects reach for after
+The Self-Attention GAN (Zhang et al. 2019) is what many CIFAR-10 projects reach for after
 DCGAN: both networks get a self-attention block, every layer is spectrally normalised,
 the loss is the hinge loss, and the class is given to both players. This example trains
 the package's :class:`~mlcheatsheet.models.sagan.SAGANGenerator` against a

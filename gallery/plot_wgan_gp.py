@@ -135,8 +135,8 @@ _ = report_result(
 # Where to go next
 # ----------------
 # Each generator step costs three critic steps and a double backward pass for the
-# penalty, so within the same seconds WGAN-GP takes fewer generator steps than the
-# :ref:`DCGAN <sphx_glr_auto_examples_plot_dcgan.py>`; this run's step count is printed above
-# and the DCGAN's on its page, so compare their FIDs with the step counts beside them.
+# penalty, so one WGAN-GP step costs several of the
+# :ref:`DCGAN's <sphx_glr_auto_examples_plot_dcgan.py>`: compare their FIDs with the steps
+# and seconds printed beside each, here and on its page.
 # The arguments made for the Wasserstein loss — a critic loss that tracks sample quality,
 # less mode collapse — are claims about harder data and longer runs than this build's.

@@ -31,6 +31,14 @@ from sitemap import example_label, example_rank
 
 
 # -- results-table --------------------------------------------------------------------
+def _steps(result: Result) -> str:
+    """The steps a result trained, as "5 × 500 steps" for an ablation of variants trained alike."""
+    variants, each = len(result.variants()), int(result.extra.get("steps per variant", 0))
+    if variants > 1 and each and variants * each == result.steps:
+        return f"{variants}\u00a0×\u00a0{each:,}\u00a0steps"
+    return f"{result.steps:,}\u00a0steps"
+
+
 def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
     """One row of the results table; ``label`` is the example page's reference label."""
     # The short dataset name; its source (a long line) is the tooltip and the note below the table.
@@ -44,7 +52,7 @@ def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
         result.device,
         f"{result.parameters:,}",
         # No-break spaces: on a narrow screen the cell may wrap only between time and steps.
-        f"{result.train_seconds:.1f}\u00a0s ({result.steps:,}\u00a0steps)",
+        f"{result.train_seconds:.1f}\u00a0s ({_steps(result)})",
         metric,
         target_cell(result),
     ]

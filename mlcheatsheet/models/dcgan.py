@@ -239,7 +239,8 @@ class DCGANDiscriminator(nn.Module):
             critic must not (its gradient penalty is per image).
         spectral_norm: Divide every weight by its largest singular value instead
             (:func:`~mlcheatsheet.models.layers.with_spectral_norm`, Miyato et al. 2018), which
-            bounds the discriminator's Lipschitz constant by 1; needs ``batch_norm=False``.
+            keeps the discriminator's slopes in check (each reshaped kernel's largest singular
+            value is 1; that is not a bound of 1 on the whole network); needs ``batch_norm=False``.
 
     Shape:
         - Input: :math:`(N, C, H, W)` in :math:`[-1, 1]`.

@@ -138,7 +138,7 @@ def vae_loss(
     *,
     kl_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
-    """The negative ELBO of Kingma & Welling (2013), https://arxiv.org/abs/1312.6114.
+    """The negative ELBO of Kingma & Welling (2014), https://arxiv.org/abs/1312.6114.
 
     Per image, summed over its :math:`D` pixels and :math:`d` latent dimensions,
 

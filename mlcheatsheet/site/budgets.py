@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from ..data import Dataset, canonical_name, load_dataset
+from ..data import CorruptDatasetError, DataUnavailableError, Dataset, canonical_name, load_dataset
 
 __all__ = [
     "DATASET_ENV",
@@ -319,7 +319,13 @@ def build_data(example: str, device: torch.device | str, data: Dataset) -> Datas
     wanted = canonical_name(budget.dataset)
     if wanted != canonical_name(data.name):
         print(f"This build trains on {wanted} instead of the script's {data.name}.")
-        data = load_dataset(wanted, verbose=False)  # the script prints the data it trains on
+        try:  # quietly: the script prints the data it trains on; here only why a stand-in is used
+            data = load_dataset(wanted, verbose=False, fallback=False)
+        except DataUnavailableError as exc:
+            if isinstance(exc, CorruptDatasetError):
+                raise
+            print(f"{exc}; falling back to the embedded mnist-5k.")
+            data = load_dataset(wanted, verbose=False)
     kept = data.subset(max_train=budget.max_train)
     if len(kept.x_train) < len(data.x_train):
         print(f"{build_mode().capitalize()} build: {len(kept.x_train):,} of the {len(data.x_train):,} training images.")

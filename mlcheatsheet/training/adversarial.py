@@ -6,7 +6,7 @@ of each in turn. :func:`discriminator_step` and :func:`generator_step` are those
 updates, exactly as :func:`fit_gan` runs them; the objective (:data:`OBJECTIVES`) decides
 the losses: the original minimax game, its non-saturating variant, the Wasserstein
 critic with a gradient penalty (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028),
-or the hinge loss of SAGAN (Zhang et al. 2018, https://arxiv.org/abs/1805.08318).
+or the hinge loss of SAGAN (Zhang et al. 2019, https://arxiv.org/abs/1805.08318).
 Two of the "improved techniques" of Salimans et al. 2016 (https://arxiv.org/abs/1606.03498)
 change the losses too, and are settings of :class:`GanConfig`: one-sided label smoothing
 and feature matching.
