@@ -526,13 +526,19 @@ def test_the_class_grid_draws_each_noise_vector_as_every_class_and_shares_have_w
     assert all(i.low <= float(s) <= i.high for i, s in zip(intervals, quality.class_shares))
 
 
-def test_a_loop_written_out_with_gan_loop_trains_exactly_as_fit_gan() -> None:
-    """The original GAN's gallery example writes its loop by hand; it must be fit_gan's, step for step."""
+def test_the_gan_examples_written_out_loop_trains_exactly_as_fit_gan() -> None:
+    """The original GAN's gallery example writes its loop by hand: that very loop, run here, must be fit_gan's."""
+    import ast
+    from pathlib import Path
+
     from mlcheatsheet.data import load_dataset
     from mlcheatsheet.models.gan import Discriminator, Generator, discriminator_loss, non_saturating_generator_loss
     from mlcheatsheet.runtime import seed_everything
     from mlcheatsheet.training import GanConfig, GanLoop, fit_gan
 
+    script = (Path(__file__).resolve().parents[1] / "gallery" / "plot_gan.py").read_text()
+    body = next(node for node in ast.parse(script).body
+                if isinstance(node, ast.For) and getattr(node.target, "id", "") == "step")  # for step in range(...)
     data = load_dataset("mnist-5k", verbose=False).subset(max_train=300)
     config = GanConfig(steps=24, batch_size=32, lr_generator=1e-3, lr_discriminator=2e-3, ema=0.999, eval_every=10, log_every=7)
 
@@ -545,18 +551,9 @@ def test_a_loop_written_out_with_gan_loop_trains_exactly_as_fit_gan() -> None:
     expected = fit_gan(fitted, _, data, config, device="cpu")
     generator, discriminator = networks()
     loop = GanLoop(generator, discriminator, data, config, device="cpu")
-    for step in range(1, config.steps + 1):
-        real, _labels = loop.real_batch()
-        noise, _labels = loop.noise()
-        with loop.autocast():
-            fake = generator(noise)
-            real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
-            d_loss = discriminator_loss(real_logits, fake_logits)
-        loop.update_discriminator(d_loss)
-        with loop.autocast():
-            g_loss = non_saturating_generator_loss(discriminator(fake))
-        loop.update_generator(g_loss)
-        loop.end_step(step, d=d_loss, g=g_loss, real=torch.sigmoid(real_logits).mean(), fake=torch.sigmoid(fake_logits).mean())
+    exec(compile(ast.Module(body=[body], type_ignores=[]), "plot_gan.py", "exec"),
+         {"torch": torch, "config": config, "loop": loop, "generator": generator, "discriminator": discriminator,
+          "discriminator_loss": discriminator_loss, "non_saturating_generator_loss": non_saturating_generator_loss})
     history = loop.finish()
     assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), generator.state_dict().values()))
     assert history.discriminator_loss == expected.discriminator_loss and history.generator_loss == expected.generator_loss
