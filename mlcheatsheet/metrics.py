@@ -157,7 +157,8 @@ def _kth_neighbour_distance(features: torch.Tensor, k: int) -> torch.Tensor:
     return distances.kthvalue(k + 1, dim=1).values  # the first "neighbour" is the point itself, at 0
 
 
-def precision_recall(real: torch.Tensor, generated: torch.Tensor, *, k: int = 3) -> tuple[float, float]:
+def precision_recall(real: torch.Tensor, generated: torch.Tensor, *, k: int = 3,
+                     real_radii: torch.Tensor | None = None) -> tuple[float, float]:
     r"""Improved precision and recall of ``generated`` against ``real`` features (Kynkäänniemi et al. 2019).
 
     Each set stands for its distribution by the union of balls around its points, each ball
@@ -181,6 +182,8 @@ def precision_recall(real: torch.Tensor, generated: torch.Tensor, *, k: int = 3)
         generated: Features of generated images, :math:`(M, F)`; use as many as ``real``, since
             both numbers depend on the set sizes.
         k: The neighbour that sets each ball's radius (3 in the paper).
+        real_radii: The real points' radii, when already computed for this ``k`` (a scorer
+            scores many sets against one reference).
 
     Raises:
         ValueError: A set has ``k`` points or fewer.
@@ -190,7 +193,8 @@ def precision_recall(real: torch.Tensor, generated: torch.Tensor, *, k: int = 3)
                          f"got {len(real)} real and {len(generated)} generated")
     real, generated = real.float(), generated.float()
     between = torch.cdist(generated, real)  # (M, N)
-    precision = (between <= _kth_neighbour_distance(real, k)[None, :]).any(dim=1).float().mean()
+    radii = _kth_neighbour_distance(real, k) if real_radii is None else real_radii
+    precision = (between <= radii[None, :]).any(dim=1).float().mean()
     recall = (between <= _kth_neighbour_distance(generated, k)[:, None]).any(dim=0).float().mean()
     return float(precision), float(recall)
 
@@ -347,11 +351,13 @@ class FIDScorer:
         test_features = self.features(data.x_test)
         self.reference_features = {"test": test_features, "selection": self.features(selection)}
         self.reference = {name: feature_statistics(f) for name, f in self.reference_features.items()}
+        self._radii = {name: _kth_neighbour_distance(f.float(), 3) for name, f in self.reference_features.items()}
         logits = self.classifier.classify(test_features.to(device)).float().cpu()
         self.accuracy = accuracy(logits, data.y_test.cpu())
         self.real_confidence = float(logits.softmax(dim=1).max(dim=1).values.mean())
         self.floor = frechet_distance(*self.reference["selection"], *self.reference["test"])
-        self.real_precision, self.real_recall = precision_recall(test_features, self.reference_features["selection"])
+        self.real_precision, self.real_recall = precision_recall(test_features, self.reference_features["selection"],
+                                                                 real_radii=self._radii["test"])
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
@@ -401,7 +407,7 @@ class FIDScorer:
         mean_ref, cov_ref = self._reference(reference)
         features = [self.features(images) for images in draws]
         fids = [frechet_distance(*feature_statistics(f), mean_ref, cov_ref) for f in features]
-        pr = [precision_recall(self.reference_features[reference], f) for f in features]
+        pr = [precision_recall(self.reference_features[reference], f, real_radii=self._radii[reference]) for f in features]
         pooled = torch.cat(features)
         probabilities = self.classifier.classify(pooled.to(self.device)).float().softmax(dim=1).cpu()
         confidence, predictions = probabilities.max(dim=1)

@@ -21,12 +21,7 @@ from sphinx_gallery.py_source_parser import remove_ignore_blocks
 
 from mlcheatsheet.cache import write_atomically
 
-__all__ = ["lesson_text", "strip_downloads"]
-
-
-def lesson_text(source: str) -> str:
-    """``source`` without its ignore blocks."""
-    return remove_ignore_blocks(source)
+__all__ = ["strip_downloads"]
 
 
 def _stripped_zip(data: bytes) -> bytes:
@@ -35,7 +30,7 @@ def _stripped_zip(data: bytes) -> bytes:
         for item in old.infolist():
             content = old.read(item)
             if item.filename.endswith(".py"):
-                content = lesson_text(content.decode()).encode()
+                content = remove_ignore_blocks(content.decode()).encode()
             new.writestr(item, content)
     return out.getvalue()
 
@@ -46,7 +41,7 @@ def strip_downloads(outdir: Path) -> list[Path]:
     for path in sorted((outdir / "_downloads").glob("*/plot_*")):
         data = path.read_bytes()
         if path.suffix == ".py":
-            new = lesson_text(data.decode()).encode()
+            new = remove_ignore_blocks(data.decode()).encode()
         elif path.suffix == ".zip":
             new = _stripped_zip(data)
         else:

@@ -147,6 +147,7 @@ def model_config(model: nn.Module) -> ModelConfig:
     return config
 
 
+@functools.cache  # once per process: the modules stay imported
 def _register_every_family() -> None:
     """Import every module of this package once, so that each registers its builders.
 

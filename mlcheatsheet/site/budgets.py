@@ -348,19 +348,19 @@ def build_length(example: str, device: torch.device | str, **recipe: int) -> Any
         ValueError: A name that is not a budget field, or a full CPU budget that differs from
             the script's recipe (the table and the script have drifted apart: change one).
     """
-    budget = get_budget(example, device=device)
+    budget, entry = get_budget(example, device=device), _entry(example, device, None)
     values = []
     for name, written in recipe.items():
         if name not in Budget.__dataclass_fields__ or name in ("dataset", "max_train"):
             raise ValueError(f"{name!r} is not a training length of a budget")
         values.append(getattr(budget, name))
-        if _entry(example, device, None) == "full" and values[-1] != written:
+        if entry == "full" and values[-1] != written:
             raise ValueError(f"the {example} script's recipe says {name}={written}, its full budget {values[-1]}: "
                              "the two must agree (mlcheatsheet/site/budgets.py)")
     changed = [f"{name}={value:,} (the recipe: {written:,})" for (name, written), value in zip(recipe.items(), values)
                if value != written]
     if changed:
-        print(f"{'GPU' if _entry(example, device, None) == 'gpu' else build_mode().capitalize()} build: " + ", ".join(changed))
+        print(f"{'GPU' if entry == 'gpu' else build_mode().capitalize()} build: " + ", ".join(changed))
     return values[0] if len(values) == 1 else tuple(values)
 
 
