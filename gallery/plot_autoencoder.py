@@ -88,6 +88,7 @@ epochs = 10
 epochs = build_length("autoencoder", device, epochs=epochs)
 # sphinx_gallery_end_ignore
 config = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3)
+print(f"Recipe: {config.recipe()}")
 histories = {name: fit_autoencoder(model, data, config, device=device) for name, model in models.items()}
 for name, history in histories.items():
     print(f"{name}: held-out MSE {history['test_mse'][-1]:.4f} per pixel on {len(data.x_test):,} images — "
@@ -214,6 +215,7 @@ _ = export_demo(
 conv_error = mean_interval(errors["convolutional, 32"])
 _ = report_result(
     "autoencoder", title="Convolutional autoencoder (32-number code)", data=data, device=device, model=conv,
+    recipe=config.recipe(),
     histories=(*histories.values(), denoising, history_2d),
     metric="held-out MSE per pixel", value=conv_error.value, interval=conv_error, higher_is_better=False,
     extra={**{f"{name}: MSE per pixel": float(values.mean()) for name, values in errors.items()},

@@ -71,6 +71,7 @@ epochs = 12
 epochs = build_length("cnn", device, epochs=epochs)
 # sphinx_gallery_end_ignore
 config = TrainConfig(epochs=epochs, batch_size=128, lr=5e-3, label_smoothing=0.1, augment=True)
+print(f"Recipe: {config.recipe()}")
 history = fit_classifier(model, data, config, device=device)
 held_out = data.to(device)
 accuracy = accuracy_interval(classified_correctly(model, held_out.x_test, held_out.y_test))
@@ -135,7 +136,7 @@ from mlcheatsheet.site.report import report_result
 _ = export_demo("cnn", "classifier", {"classifier": DemoModel(Probabilities(model), {"image": data.x_test[:4]},
                                                             ("logits", "probabilities"))},
                 title="CNN", data=data, device=device)
-_ = report_result("cnn", title="CNN", data=data, device=device, model=model, histories=[history],
+_ = report_result("cnn", title="CNN", data=data, device=device, recipe=config.recipe(), model=model, histories=[history],
                   metric="test accuracy", value=accuracy.value, interval=accuracy, unit="%")
 # sphinx_gallery_end_ignore
 

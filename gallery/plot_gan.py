@@ -106,13 +106,13 @@ _ = ax_loss.legend(fontsize=8)
 # a real batch and a generated one, then one update of the generator through the
 # discriminator's verdict on the same generated batch.
 # :class:`~mlcheatsheet.training.adversarial.GanLoop` does what surrounds it: the seed and the device,
-# Adam with :math:`\beta_1 = 0.5` for both networks, an exponential moving average of the
+# an Adam optimiser for each network, an exponential moving average of the
 # generator's weights for evaluation, the logged losses, and every ``eval_every`` steps the
 # FID against the selection images (training images the classifier never saw), keeping
 # the generator with the best one. :func:`~mlcheatsheet.training.adversarial.fit_gan` runs this same
-# loop for every loss the package offers. The learning rates are five times the usual
-# :math:`2 \cdot 10^{-4}` (ten times for the discriminator): a build trains for a few
-# thousand steps, and the moving average is there to smooth what the large steps shake.
+# loop for every loss the package offers. The learning rates are larger than the paper's
+# usual :math:`2 \cdot 10^{-4}` (the recipe printed below gives them): a build trains for a
+# few thousand steps, and the moving average is there to smooth what the large steps shake.
 from mlcheatsheet.models.gan import discriminator_loss
 from mlcheatsheet.training import GanConfig, GanLoop
 
@@ -122,6 +122,7 @@ steps = build_length("gan", device, steps=steps)
 # sphinx_gallery_end_ignore
 config = GanConfig(steps=steps, batch_size=64, lr_generator=1e-3, lr_discriminator=2e-3, ema=0.999,
                    eval_every=max(steps // 10, 25), log_every=max(1, steps // 60))
+print(f"Recipe: {config.recipe()}")
 loop = GanLoop(generator, discriminator, data, config, scorer=scorer, device=device)
 for step in range(1, config.steps + 1):
     real, _ = loop.real_batch()  # training images, scaled to [-1, 1] like the generator's tanh
@@ -187,7 +188,7 @@ _ = show_image_rows(rows.cpu(), title="Latent interpolation (slerp)")
 from mlcheatsheet.site.report import report_result
 
 _ = report_result(
-    "gan", title="GAN (fully connected)", data=data, device=device, model=generator,
+    "gan", title="GAN (fully connected)", data=data, device=device, recipe=config.recipe(), model=generator,
     histories=[history], metric="FID (classifier features)", value=quality.fid, interval=quality.fid_interval,
     higher_is_better=False,
     extra=quality.record(),

@@ -163,6 +163,7 @@ from mlcheatsheet.site.report import report_result
 
 _ = report_result(
     "gan_techniques", title="GAN techniques (ablation)", data=data, device=device, model=runs["DCGAN"].generator,
+    recipe=base.recipe(),
     histories=[run.history for run in runs.values()], metric="FID, plain DCGAN (classifier features)",
     value=plain.fid, interval=plain.fid_interval, higher_is_better=False,
     extra={**plain.record(), "steps per variant": steps,

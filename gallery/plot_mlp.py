@@ -69,6 +69,7 @@ epochs = 30
 epochs = build_length("mlp", device, epochs=epochs)
 # sphinx_gallery_end_ignore
 config = TrainConfig(epochs=epochs, batch_size=512, lr=5e-3, augment=True)
+print(f"Recipe: {config.recipe()}")
 history = fit_classifier(model, data, config, device=device)
 held_out = data.to(device)
 accuracy = accuracy_interval(classified_correctly(model, held_out.x_test, held_out.y_test))
@@ -121,7 +122,7 @@ _ = export_demo("mlp", "classifier", {"classifier": DemoModel(Probabilities(mode
                 title="MLP", data=data, device=device)
 
 _ = report_result(
-    "mlp", title="MLP", data=data, device=device, model=model, histories=[history],
+    "mlp", title="MLP", data=data, device=device, recipe=config.recipe(), model=model, histories=[history],
     metric="test accuracy", value=accuracy.value, interval=accuracy, unit="%",
 )
 # sphinx_gallery_end_ignore

@@ -80,6 +80,7 @@ epochs = 30
 epochs = build_length("vae", device, epochs=epochs)
 # sphinx_gallery_end_ignore
 config = TrainConfig(epochs=epochs, batch_size=32, lr=2e-3, weight_decay=0.05)
+print(f"Recipe: {config.recipe()}")
 history = fit_vae(vae, data, config, kl_warmup_epochs=3, device=device)
 test = data.to(device).x_test
 per_image = negative_elbo_per_image(vae, test)
@@ -213,7 +214,7 @@ _ = export_demo(
 )
 
 _ = report_result(
-    "vae", title="Convolutional VAE (16-D code)", data=data, device=device, model=vae,
+    "vae", title="Convolutional VAE (16-D code)", data=data, device=device, recipe=config.recipe(), model=vae,
     histories=[history, history_2d],
     metric="held-out negative ELBO", value=elbo.value, interval=elbo, unit="nats", higher_is_better=False,
     extra={"reconstruction": reconstruction, "KL": kl, "prior samples FID": quality.fid, "FID floor": quality.floor,

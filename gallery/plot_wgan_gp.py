@@ -125,7 +125,7 @@ _ = plot_class_coverage(quality.class_shares, data.classes)
 from mlcheatsheet.site.report import report_result
 
 _ = report_result(
-    "wgan_gp", title="WGAN-GP", data=data, device=device, model=generator, histories=[history],
+    "wgan_gp", title="WGAN-GP", data=data, device=device, recipe=config.recipe(), model=generator, histories=[history],
     metric="FID (classifier features)", value=quality.fid, interval=quality.fid_interval, higher_is_better=False,
     extra={**quality.record(), "critic steps": history.discriminator_steps},
 )

@@ -5,7 +5,8 @@ A gallery page never types an outcome. It computes one here and prints it: an
 over images, or FID over independent draws of generated samples (a t-interval); a :class:`Comparison` of two
 classifiers scored on the same images by McNemar's exact test, which names a winner only
 when the difference is significant at 5%; a :class:`WelchComparison` of two independent sets
-(two generators' FIDs over draws) by Welch's t-test; and a :class:`Claim` for each outcome a page's
+(two generators' FIDs over draws) by Welch's t-test; a :class:`Finding` that carries such a sentence,
+with what its noise covers, to the page that quotes it; and a :class:`Claim` for each outcome a page's
 explanation depends on, which the docs build checks (``docs/_ext/buildcheck.py`` fails a
 full build whose claims the run does not support). The statistics are scipy's.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "LEVEL",
     "Claim",
     "Comparison",
+    "Finding",
     "WelchComparison",
     "Interval",
     "MeanComparison",
@@ -32,6 +34,7 @@ __all__ = [
     "compare_fids",
     "compare_independent",
     "compare_means",
+    "conditional_coverage_finding",
     "coverage_finding",
     "mean_interval",
     "share_interval",
@@ -122,6 +125,25 @@ def coverage_finding(class_shares: torch.Tensor | Sequence[float], classes: Sequ
     named = ", ".join(f"{name} ({100 * share:.1f}%)" for name, share in rare)
     return (f"Coverage: partly collapsed — {len(rare)} class{'es' if len(rare) > 1 else ''} below "
             f"{100 * threshold:.0f}% of the samples: {named}.")
+
+
+def conditional_coverage_finding(class_shares: torch.Tensor | Sequence[float], classes: Sequence[str],
+                                 requested: Interval) -> str:
+    """What a conditional generator drew when asked for every class equally often.
+
+    A share of 1/K per class is what the requests were, so class shares far from it say the
+    generator did not draw what it was asked for, even when no class is missing.
+
+    Args:
+        class_shares: The share of samples classified as each class.
+        classes: The classes' names, in label order.
+        requested: The share of samples classified as the class they were asked for.
+    """
+    shares = [float(share) for share in class_shares]
+    low, high = min(range(len(shares)), key=shares.__getitem__), max(range(len(shares)), key=shares.__getitem__)
+    return (f"Coverage of the requests: each class was asked for in {100 / len(shares):.1f}% of the samples; the "
+            f"classifier put {100 * shares[low]:.1f}% ({classes[low]}) to {100 * shares[high]:.1f}% ({classes[high]}) "
+            f"in each class, and {requested.format('%')} of the samples in the class asked for.")
 
 
 def mean_interval(values: torch.Tensor | Sequence[float]) -> Interval:
@@ -324,6 +346,33 @@ def compare_independent(first: str, first_values: Sequence[float] | torch.Tensor
 def compare_fids(first: str, first_draws: Sequence[float], second: str, second_draws: Sequence[float]) -> WelchComparison:
     """Compare two generators by the FIDs of their independent draws (:attr:`~mlcheatsheet.metrics.SampleQuality.fid_draws`)."""
     return compare_independent(first, first_draws, second, second_draws, what="FID")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An outcome of this run, worded by its numbers, and the noise its interval covers.
+
+    The sentence of a comparison says what is within the noise of the test images or the
+    sample draws; ``covers`` says what it leaves out (usually: each model was trained once,
+    so another training seed may move it further). A page quotes the finding by name.
+
+    Attributes:
+        name: What the page calls it, e.g. ``"initialisation"``.
+        sentence: The finding, e.g. a :meth:`Comparison.sentence`.
+        covers: The noise its test or interval covers, e.g.
+            ``"1,000 test images; each model trained once"``.
+    """
+
+    name: str
+    sentence: str
+    covers: str
+
+    def __str__(self) -> str:
+        return f"{self.sentence} (Noise covered: {self.covers}.)"
+
+    def record(self) -> dict[str, str]:
+        """The finding as plain values, for a results record."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

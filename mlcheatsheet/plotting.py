@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .training import GanHistory, History
@@ -59,6 +60,7 @@ def plot_history(history: History, *, title: str = "Training history", accuracy:
     ax.plot(epochs, history.train_loss, marker=".", label="train")
     if "test_loss" in history.metrics:
         ax.plot(epochs, history.metrics["test_loss"], marker=".", label="test")
+    _draw_loss_floor(ax, history.train_loss_floor)
     ax.set(xlabel="epoch", ylabel="loss", title="Loss")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -79,6 +81,13 @@ def plot_history(history: History, *, title: str = "Training history", accuracy:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _draw_loss_floor(ax: Axes, floor: float) -> None:
+    """Mark the lowest training loss a label-smoothed objective allows, so a training curve
+    above the (unsmoothed) test curve is not read as underfitting."""
+    if floor > 0:
+        ax.axhline(floor, color="grey", lw=0.8, ls=":", label=f"smoothing floor ({floor:.2f})")
 
 
 def _to_numpy_image(image: torch.Tensor) -> np.ndarray:
@@ -434,23 +443,30 @@ def plot_histories(
         histories: Histories by run name (the legend).
         metric: The per-epoch series to compare on the right (accuracies are shown in %).
         title: Figure title.
-        ylim: Limits of the right-hand axis, e.g. ``(90, 100)`` to zoom in on accuracy.
+        ylim: Limits of the right-hand axis, e.g. ``(90, 100)`` to zoom in on accuracy; the
+            lower limit moves down to show every point.
 
     Returns:
         The figure.
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     percent = "accuracy" in metric
+    lowest = math.inf
     for i, (name, history) in enumerate(histories.items()):
         epochs = np.arange(1, history.epochs + 1)
         left.plot(epochs, history.train_loss, marker=".", color=f"C{i}", label=name)
         values = np.asarray(history[metric]) * (100 if percent else 1)
         right.plot(epochs, values, marker=".", color=f"C{i}", label=f"{name}: {values[-1]:.2f}{'%' if percent else ''}")
+        lowest = min(lowest, float(values.min()))
+    floors = {history.train_loss_floor for history in histories.values()}
+    if len(floors) == 1:
+        _draw_loss_floor(left, floors.pop())
     left.set(xlabel="epoch", ylabel="training loss", title="Training loss", yscale="log")
     label = metric.replace("_", " ") + (" (%)" if percent else "")
     right.set(xlabel="epoch", ylabel=label, title=metric.replace("_", " ").capitalize())
-    if ylim is not None:
-        right.set_ylim(*ylim)
+    if ylim is not None:  # zoom in, but never cut a curve off
+        span = ylim[1] - ylim[0]
+        right.set_ylim(min(ylim[0], lowest - 0.02 * span), ylim[1])
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -460,7 +476,7 @@ def plot_histories(
 
 
 def plot_gradient_per_step(
-    norms: Mapping[str, torch.Tensor], *, title: str = "How far back the gradient reaches"
+    norms: Mapping[str, torch.Tensor], *, title: str = "How far back the gradient reaches", image_rows: int | None = None
 ) -> Figure:
     """Gradient norm of the loss with respect to each time step's input, one line per model.
 
@@ -468,17 +484,25 @@ def plot_gradient_per_step(
         norms: Per-step gradient norms by model name, :math:`(T,)` each, e.g. from
             :func:`~mlcheatsheet.metrics.input_gradient_per_row`.
         title: Figure title.
+        image_rows: When the first steps read an image and the rest are blank rows, how many
+            are image: those steps are shaded and labelled, so the two parts are told apart.
 
     Returns:
         The figure, on a logarithmic scale, where a straight downward slope towards step 1
         is the exponential decay of a vanishing gradient.
     """
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    steps = 0
     for i, (name, values) in enumerate(norms.items()):
         values = values.detach().float().cpu().numpy()
+        steps = max(steps, len(values))
         ax.plot(np.arange(1, len(values) + 1), values, marker=".", color=f"C{i}", label=name)
-    ax.set(xlabel="time step t (image row read at step t)", ylabel=r"mean $\|\partial \mathcal{L} / \partial x_t\|$",
-           title=title, yscale="log")
+    if image_rows is not None and 0 < image_rows < steps:
+        ax.axvspan(0.5, image_rows + 0.5, color="0.5", alpha=0.12, lw=0)
+        ax.text(image_rows / 2 + 0.5, 0.02, "image rows", transform=ax.get_xaxis_transform(), ha="center", fontsize=10)
+        ax.text((image_rows + steps) / 2 + 0.5, 0.02, "blank rows", transform=ax.get_xaxis_transform(), ha="center", fontsize=10)
+    ax.set(xlabel="time step t (the input read at step t)", ylabel=r"mean $\|\partial \mathcal{L} / \partial x_t\|$",
+           title=title, yscale="log", xlim=(0.5, steps + 0.5))
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()

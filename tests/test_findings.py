@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from mlcheatsheet.findings import Claim, Interval, accuracy_interval, compare_classifiers, mean_interval
+from mlcheatsheet.findings import (Claim, Finding, Interval, accuracy_interval, compare_classifiers, conditional_coverage_finding,
+                                   mean_interval)
 
 
 def correct(n_right: int, n: int = 1000) -> torch.Tensor:
@@ -105,3 +106,18 @@ def test_an_ablation_record_lists_its_variants_and_a_plain_record_none() -> None
     ablation = Result(**fields, extra={"FID": 2.0, "plain: FID": 2.0, "plain: seconds": 3.0, "smoothed: FID": 2.5})
     assert ablation.variants() == {"plain": {"FID": 2.0, "seconds": 3.0}, "smoothed": {"FID": 2.5}}
     assert Result(**fields, extra={"FID": 2.0, "floor": 0.8}).variants() == {}
+
+
+def test_a_finding_says_what_its_noise_covers() -> None:
+    comparison = compare_classifiers("a", torch.tensor([True] * 60 + [False] * 40), "b", torch.tensor([True] * 55 + [False] * 45))
+    finding = Finding("gates", comparison.sentence(), "the 100 test images; each model trained once")
+    assert str(finding).startswith(comparison.sentence()) and "Noise covered: the 100 test images; each model trained once." in str(finding)
+    assert finding.record() == {"name": "gates", "sentence": comparison.sentence(), "covers": "the 100 test images; each model trained once"}
+
+
+def test_conditional_coverage_compares_the_shares_with_the_requests() -> None:
+    """Uniform requests: the line names the lowest and highest share and the share drawn as asked."""
+    shares = [0.15, 0.063, 0.076, 0.179, 0.046, 0.053, 0.1, 0.1, 0.12, 0.113]
+    sentence = conditional_coverage_finding(shares, [str(k) for k in range(10)], accuracy_interval([True] * 681 + [False] * 319))
+    assert "each class was asked for in 10.0% of the samples" in sentence
+    assert "4.6% (4) to 17.9% (3)" in sentence and "68.1%" in sentence

@@ -100,3 +100,56 @@ def test_each_name_of_the_models_package_comes_from_the_module_it_names() -> Non
         assert getattr(models, name).__module__ == f"mlcheatsheet.models.{home}", name
     with pytest.raises(AttributeError, match="has no attribute 'Transformer'"):
         models.Transformer  # noqa: B018
+
+
+# -- Recipes are printed from the configs, never typed -----------------------------------
+_RATE = re.compile(r"learning rates?|\brates?\b", re.I)
+_AMOUNT = re.compile(r"\d|\b(twice|half|ten times|five times|four times|as fast|faster|slower)\b", re.I)
+_SOURCE = re.compile(r"paper|published|et al", re.I)
+
+
+def _prose(path: Path) -> str:
+    """The reader-facing text of a gallery script (its text cells) or an rst page (without math, code and roles)."""
+    if path.suffix == ".py":
+        from sphinx_gallery.py_source_parser import split_code_and_text_blocks
+
+        blocks = split_code_and_text_blocks(str(path))[1]
+        text = " ".join(block[1] for block in blocks if block[0] == "text")
+    else:
+        kept, skipping = [], False
+        for line in path.read_text().splitlines():
+            if re.match(r"\.\. (math|code-block|literalinclude|autoclass|autofunction)::", line):
+                skipping = True
+            elif not skipping or (line.strip() and not line.startswith(" ")):
+                skipping = False
+                kept.append(line)
+        text = " ".join(kept)
+    text = re.sub(r":\w+:`[^`]*`|\b(19|20)\d\d\b", " ", text)  # roles and citation years carry no recipe
+    return re.sub(r"\s+", " ", text)
+
+
+PAGES = sorted((GALLERY.parent / "docs" / "architectures").glob("*.rst")) + [GALLERY.parent / "docs" / "index.rst"]
+
+
+@pytest.mark.parametrize("path", SCRIPTS + PAGES, ids=lambda p: p.name)
+def test_no_sentence_types_this_builds_learning_rates(path: Path) -> None:
+    """A rate or a ratio of rates typed in prose drifts from the config ("twice as fast" when both are 2e-3):
+    this build's rates reach the page only through ``config.recipe()``; a paper's may be quoted."""
+    sentences = re.split(r"(?<=[.;:])\s+|\s[-*]\s+|\s-{4,}\s", _prose(path))  # sentences, list items, headings
+    typed = [sentence for sentence in sentences
+             if _RATE.search(sentence) and _AMOUNT.search(sentence) and not _SOURCE.search(sentence)]
+    assert not typed, f"{path.name} types a learning rate: print it from the config instead: {typed}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_every_config_a_script_trains_with_is_printed_and_recorded(script: Path) -> None:
+    """The recipe a reader sees is the config's own sentence, and the record the summary quotes holds it."""
+    source = script.read_text()
+    tree = ast.parse(source)
+    headline = {"plot_gan_techniques": "base"}.get(script.stem, "config")
+    configs = [node.targets[0].id for node in tree.body  # type: ignore[attr-defined]
+               if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+               and getattr(node.value.func, "id", "") in ("TrainConfig", "GanConfig")]
+    assert headline in configs, f"{script.name} trains with no config named {headline!r}"
+    assert re.search(rf'print\(f"Recipe[^"]*: {{{headline}\.recipe\(\)}}"\)', source), f"{script.name} does not print its recipe"
+    assert f"recipe={headline}.recipe()" in source, f"{script.name} does not record its recipe"

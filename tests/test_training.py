@@ -104,3 +104,37 @@ def test_a_batchnorm_gain_is_not_shrunk_by_weight_decay() -> None:
     built.step()
     moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
     assert moved == [True, False, False, False]  # linear weight; not its bias, BN weight or BN bias
+
+
+def test_a_recipe_is_written_from_the_config_it_describes() -> None:
+    """Every number of the sentence is the config's, so a page that prints it cannot drift from it."""
+    assert TrainConfig(epochs=12, batch_size=128, lr=5e-3, label_smoothing=0.1, augment=True).recipe() == (
+        "12 epochs of batches of 128; AdamW, weight decay 0.0001 on weights only; peak learning rate 0.005, one-cycle "
+        "schedule; label smoothing 0.1; random shifts, rotations and scalings of every batch")
+    assert TrainConfig(epochs=1, optimizer="sgd", schedule="constant", weight_decay=0.0, lr=0.1).recipe() == (
+        "1 epoch of batches of 128; SGD with Nesterov momentum 0.9; learning rate 0.1, constant")
+
+
+def test_label_smoothing_sets_the_floor_of_the_training_loss(mnist5k) -> None:
+    """The floor is the smoothed target's entropy: a model that predicts the target exactly reaches it."""
+    from mlcheatsheet.training.objectives import smoothed_loss_floor
+
+    target = torch.full((10,), 0.01)
+    target[3] = 0.91
+    assert smoothed_loss_floor(0.1, 10) == pytest.approx(float(-(target * target.log()).sum()), rel=1e-6)
+    assert smoothed_loss_floor(0.0, 10) == 0.0
+    history = fit_classifier(MLP(image_shape=(1, 28, 28), hidden_dims=(16,)), mnist5k.subset(max_train=256),
+                             TrainConfig(epochs=1, label_smoothing=0.1), device="cpu")
+    assert history.train_loss_floor == pytest.approx(0.5003, abs=1e-4) and history.train_loss[-1] > history.train_loss_floor
+
+
+def test_a_zoomed_accuracy_axis_never_cuts_a_curve_off() -> None:
+    from mlcheatsheet.plotting import plot_histories
+    from mlcheatsheet.training import History
+
+    low = History(train_loss=[1.0, 0.6], seconds=[1.0, 2.0], metrics={"test_accuracy": [0.62, 0.97]}, train_loss_floor=0.5)
+    high = History(train_loss=[0.9, 0.55], seconds=[1.0, 2.0], metrics={"test_accuracy": [0.93, 0.98]}, train_loss_floor=0.5)
+    figure = plot_histories({"a": low, "b": high}, ylim=(90, 100))
+    left, right = figure.axes
+    assert right.get_ylim()[0] < 62 and right.get_ylim()[1] == 100
+    assert any("smoothing floor (0.50)" in text.get_text() for text in left.get_legend().get_texts())

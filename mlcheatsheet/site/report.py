@@ -29,7 +29,7 @@ from torch import nn
 
 from ..cache import write_atomically
 from ..data import Dataset
-from ..findings import Claim, Interval
+from ..findings import Claim, Finding, Interval
 from ..runtime import describe_device
 from ..training.adversarial import GanHistory
 from ..training.engine import History, count_parameters, training_steps_taken
@@ -86,6 +86,10 @@ class Result:
         run_key: The content key the docs build gave this run (``$MLCHEATSHEET_RUN_KEY``): a
             hash of everything the example depends on, so the build can tell that a stored
             record belongs to the inputs of the page that shows it; ``""`` outside a build.
+        recipe: The headline model's training configuration as a sentence
+            (``TrainConfig.recipe()`` or ``GanConfig.recipe()``), for the page's summary to quote.
+        findings: The outcomes the pages quote by name
+            (:class:`~mlcheatsheet.findings.Finding` as dicts).
     """
 
     example: str
@@ -112,6 +116,8 @@ class Result:
     device_description: str = ""
     torch_version: str = ""
     run_key: str = ""
+    recipe: str = ""
+    findings: list[dict[str, str]] = field(default_factory=list)
 
     def formatted_value(self) -> str:
         """The metric with its unit and interval, e.g. ``97.5% [96.4, 98.3]``, else ``97.50%`` or ``98.4 nats``."""
@@ -180,6 +186,8 @@ def report_result(
     higher_is_better: bool = True,
     extra: dict[str, float] | None = None,
     target: Target | None = None,
+    recipe: str = "",
+    findings: Iterable[Finding] = (),
 ) -> Result:
     """Print the headline result of a gallery example and record it for the site.
 
@@ -202,6 +210,8 @@ def report_result(
         target: The quality target; by default the one of the example's budget
             (:func:`~mlcheatsheet.site.budgets.get_target`), so only an example outside the site's
             budgets table needs to pass one.
+        recipe: The headline model's training configuration as a sentence (its config's ``recipe()``).
+        findings: Outcomes the architecture page quotes by name (already printed by the script).
 
     Returns:
         The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when
@@ -233,6 +243,8 @@ def report_result(
         trained_steps=trained_steps,
         interval=interval.record() if interval is not None else None,
         claims=[claim.record() for claim in claims],
+        recipe=recipe,
+        findings=[finding.record() for finding in findings],
         **_stamp(example, device, target),
     )
     _publish(result, claims)

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from ..data import Dataset
-from ..findings import coverage_finding
+from ..findings import conditional_coverage_finding, coverage_finding
 from ..metrics import FIDScorer, SampleQuality, mean_pairwise_distance
 from ..models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
 from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
@@ -241,14 +241,18 @@ class GanHistory:
         The training-time checks (:func:`detect_collapse`) look for a discriminator that wins
         outright and for samples that all look alike; a generator can pass both and still
         drop classes, so the coverage line (:func:`~mlcheatsheet.findings.coverage_finding`)
-        names every class below 5% of the samples.
+        names every class below 5% of the samples. For a conditional generator, asked for every
+        class equally often, the line compares the class shares with the requests instead
+        (:func:`~mlcheatsheet.findings.conditional_coverage_finding`).
         """
         checked = ("the samples never all looked alike (a critic's loss is unbounded, so whether it won outright is "
                    "not checked)" if OBJECTIVES[self.loss].gradient_penalty
                    else "the discriminator never won outright and the samples never all looked alike")
         lines = [f"WARNING — GAN collapse: {message}" for message in self.collapse] or [f"Collapse check during training: {checked}."]
         if quality is not None:
-            lines.append(coverage_finding(quality.class_shares, classes or [str(k) for k in range(len(quality.class_shares))]))
+            names = classes or [str(k) for k in range(len(quality.class_shares))]
+            lines.append(coverage_finding(quality.class_shares, names) if quality.conditional_interval is None
+                         else conditional_coverage_finding(quality.class_shares, names, quality.conditional_interval))
         return "\n".join(lines)
 
     def log_interval(self, step: int, seconds: float, means: dict[str, float]) -> None:

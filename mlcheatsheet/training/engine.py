@@ -109,6 +109,27 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         check_precision(self.precision)
 
+    def recipe(self) -> str:
+        """This configuration as one sentence, for a page to print rather than retype.
+
+        Example:
+            >>> TrainConfig(epochs=12, lr=5e-3, label_smoothing=0.1, augment=True).recipe()
+            '12 epochs of batches of 128; AdamW, weight decay 0.0001 on weights only; peak learning rate 0.005, one-cycle schedule; label smoothing 0.1; random shifts, rotations and scalings of every batch'
+        """
+        optimiser = {"adamw": f"AdamW, weight decay {self.weight_decay:g} on weights only",
+                     "adam": "Adam" + (f", L2 penalty {self.weight_decay:g} on weights only" if self.weight_decay else ""),
+                     "sgd": "SGD with Nesterov momentum 0.9"
+                            + (f", weight decay {self.weight_decay:g} on weights only" if self.weight_decay else "")}
+        schedule = "one-cycle schedule" if self.schedule == "onecycle" else "constant"
+        rate = "peak learning rate" if self.schedule == "onecycle" else "learning rate"
+        parts = [f"{self.epochs:,} epoch{'s' if self.epochs > 1 else ''} of batches of {self.batch_size}",
+                 optimiser[self.optimizer], f"{rate} {self.lr:g}, {schedule}"]
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
+        if self.augment:
+            parts.append("random shifts, rotations and scalings of every batch")
+        return "; ".join(parts)
+
 
 @dataclass
 class History:
@@ -122,6 +143,8 @@ class History:
             for a classifier, or the parts of a composite loss (``train_kl``).
         steps: Optimiser steps taken in all.
         samples: Training images processed in all.
+        train_loss_floor: The lowest training loss the objective allows (the entropy of
+            label-smoothed targets; 0 when a perfect model can reach 0).
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -129,6 +152,7 @@ class History:
     metrics: dict[str, list[float]] = field(default_factory=dict)
     steps: int = 0
     samples: int = 0
+    train_loss_floor: float = 0.0
 
     def __getitem__(self, name: str) -> list[float]:
         if name == "train_loss":

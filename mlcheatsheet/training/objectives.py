@@ -8,6 +8,7 @@ model on a set of images in the same terms.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -31,6 +32,7 @@ __all__ = [
     "fit_vae",
     "negative_elbo_per_image",
     "reconstruction_errors",
+    "smoothed_loss_floor",
 ]
 
 OnEpoch = Callable[[History], bool | None]
@@ -97,7 +99,24 @@ def fit_classifier(
         result = evaluate_classifier(net, ds.x_test, ds.y_test, batch_size=config.eval_batch_size)
         return {"test_loss": result["loss"], "test_accuracy": result["accuracy"]}
 
-    return fit(model, data, config, loss_fn=loss_fn, evaluate=evaluate, device=device, on_epoch=on_epoch)
+    history = fit(model, data, config, loss_fn=loss_fn, evaluate=evaluate, device=device, on_epoch=on_epoch)
+    history.train_loss_floor = smoothed_loss_floor(config.label_smoothing, data.num_classes)
+    return history
+
+
+def smoothed_loss_floor(label_smoothing: float, num_classes: int) -> float:
+    """The lowest cross-entropy a smoothed target allows: its own entropy, in nats.
+
+    With smoothing :math:`\\varepsilon` over :math:`K` classes the target puts
+    :math:`p = 1 - \\varepsilon + \\varepsilon / K` on the true class and :math:`q = \\varepsilon / K`
+    on each other one, so even a perfect model's training loss is
+    :math:`-p \\log p - (K - 1)\\, q \\log q` (0.50 nats for :math:`\\varepsilon = 0.1`,
+    :math:`K = 10`), while the test loss (plain cross-entropy) can go to 0.
+    """
+    if label_smoothing == 0:
+        return 0.0
+    p, q = 1 - label_smoothing + label_smoothing / num_classes, label_smoothing / num_classes
+    return float(-p * math.log(p) - (num_classes - 1) * q * math.log(q))
 
 
 # --- Autoencoders -----------------------------------------------------------------------------
