@@ -60,6 +60,7 @@ extensions = [
     "buildcheck",  # fails the build when an executed example did not really train
     "demos",  # the in-browser demos of the models this build trained
     "lessondownloads",  # the downloaded scripts without the build's plumbing (its ignore blocks)
+    "summaries",  # recipes, costs, findings and the decision table, from the records of this build
 ]
 
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]

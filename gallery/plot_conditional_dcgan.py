@@ -120,6 +120,7 @@ quality = score_generator(generator, scorer, draws=10)
 print(quality.summary())
 print(history.collapse_report(quality, data.classes))
 # sphinx_gallery_start_ignore
+from mlcheatsheet.findings import Finding, conditional_coverage_finding
 from mlcheatsheet.site.export import DemoModel, Pixels, export_demo
 from mlcheatsheet.site.report import report_result
 
@@ -127,11 +128,13 @@ demo_inputs = {"noise": torch.randn(4, generator.latent_dim), "label": torch.ara
 _ = export_demo("conditional_dcgan", "conditional-generator", {"generator": DemoModel(Pixels(generator, "tanh"), demo_inputs)},
                 title="Conditional DCGAN", data=data, device=device, extra={"latent_dim": generator.latent_dim})
 
+coverage = Finding("coverage", conditional_coverage_finding(quality.class_shares, data.classes, quality.conditional_interval),
+                   f"{quality.conditional_interval.n:,} samples from one trained generator; one training run, from one seed")
 _ = report_result(
     "conditional_dcgan", title="Conditional DCGAN", data=data, device=device, recipe=config.recipe(), model=generator,
     histories=[history], metric="classified as the requested class",
     value=quality.conditional_accuracy, interval=quality.conditional_interval, unit="%", higher_is_better=True,
-    extra=quality.record(),
+    findings=[coverage], extra=quality.record(),
 )
 # sphinx_gallery_end_ignore
 

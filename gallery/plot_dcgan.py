@@ -35,11 +35,9 @@ print(data.describe())
 # The yardstick: FID in a classifier's feature space
 # ---------------------------------------------------
 # A small CNN is trained on the same images (once per build; the other GAN examples reuse
-# it). The Fréchet distance between the Gaussians fitted to its penultimate-layer
-# features of generated and of real images is our FID. It is **not** Inception-FID, so it
-# is always quoted next to its floor: the distance between two sets of real images that
-# the classifier never trained on — what a perfect generator, drawing new real images,
-# would score.
+# it), and FID is measured in its feature space: not Inception-FID, so it is quoted with
+# its floor, the score of a second set of real images (the
+# :ref:`GAN page <fid-floor>` explains both).
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)

@@ -39,9 +39,8 @@ _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classe
 # The yardstick
 # -------------
 # FID here is the Fréchet distance in the feature space of a small classifier trained on
-# the same images — not Inception-FID — so it is always quoted with its floor: the
-# distance between two sets of real images the classifier never trained on, what a
-# perfect generator would score.
+# the same images — not Inception-FID — quoted with its floor, the score of a second set
+# of real images (:ref:`how the samples are judged <fid-floor>`).
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)

@@ -138,12 +138,15 @@ _ = plot_attention_maps(images.cpu(), maps.cpu(), queries, title=f"Generator att
 print(f"Attention gate gamma: generator {generator.attention.gamma.item():+.3f}, "
       f"discriminator {discriminator.attention.gamma.item():+.3f} (0 at the start: the block adds nothing)")
 # sphinx_gallery_start_ignore
+from mlcheatsheet.findings import Finding, conditional_coverage_finding
 from mlcheatsheet.site.report import report_result
 
+coverage = Finding("coverage", conditional_coverage_finding(quality.class_shares, data.classes, quality.conditional_interval),
+                   f"{quality.conditional_interval.n:,} samples from one trained generator; one training run, from one seed")
 _ = report_result(
     "sagan", title="SAGAN", data=data, device=device, recipe=config.recipe(), model=generator, histories=[history],
     metric="FID (classifier features)", value=quality.fid, interval=quality.fid_interval, higher_is_better=False,
-    extra={**quality.record(), "best step": history.best_step},
+    findings=[coverage], extra={**quality.record(), "best step": history.best_step},
 )
 # sphinx_gallery_end_ignore
 

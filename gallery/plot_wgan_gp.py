@@ -30,8 +30,7 @@ print(data.describe())
 
 # %%
 # The yardstick (shared with the other GAN examples): FID in a small classifier's
-# feature space — not Inception-FID — with its floor, the distance between two sets of
-# real images the classifier never trained on.
+# feature space, with its floor (:ref:`how the samples are judged <fid-floor>`).
 from mlcheatsheet.training import fid_scorer
 
 scorer = fid_scorer(data, device=device)

@@ -115,16 +115,64 @@ def test_gallery_index_groups_examples_by_family(quick_site: Path) -> None:
 
 
 @pytest.mark.docs
-def test_landing_page_cards_and_glance_table(quick_site: Path) -> None:
+def test_landing_page_cards_and_decision_table(quick_site: Path) -> None:
     page = (quick_site / "index.html").read_text()
     pages = sorted(p.stem for p in (ROOT / "docs" / "architectures").glob("*.rst"))
     cards = re.findall(r'<div class="cheatsheet-card docutils container">(.*?)</div>', page, re.S)
     assert len(cards) == len(pages)
     assert any("sphx_glr_plot_mlp_thumb.png" in card for card in cards)
-    glance = _table(page, "cheatsheet-glance")
-    assert [r[0] for r in glance][:2] == ["Multilayer perceptron", "Convolutional network"]
-    assert len(glance) == len(sitemap.ARCHITECTURES)
+    decisions = _table(page, "cheatsheet-decisions")
+    assert [re.sub(r"\s+:", ":", row[0]) for row in decisions][:2] == ["MLP: MLP", "CNN: CNN"]
+    named = {row[0].split(":")[0].strip() for row in decisions}
+    assert named == {sitemap.SHORT_NAMES[page] for page in pages}
+    assert page.index("cheatsheet-decisions") < page.index("cheatsheet-card")  # the table first
     assert 'href="architectures/mlp.html"' in page
+
+
+def _script_gan_loss(script: str) -> str:
+    """The ``loss=`` of the GanConfig a gallery script trains with (the default when it passes none)."""
+    import ast
+
+    from mlcheatsheet.training import GanConfig
+
+    tree = ast.parse((ROOT / "gallery" / f"plot_{script}.py").read_text())
+    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "GanConfig")
+    given = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg == "loss"}
+    return given.get("loss", GanConfig.loss)
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize("example", ["gan", "dcgan", "wgan_gp", "conditional_dcgan", "sagan"])
+def test_the_landing_page_states_each_gans_loss_from_its_config(quick_site: Path, example: str) -> None:
+    """The loss a row names is the one the script's config trains with (the DCGAN's is the hinge loss)."""
+    from mlcheatsheet.training import GanConfig
+
+    table = re.search(r'<table class="[^"]*cheatsheet-decisions.*?</table>', (quick_site / "index.html").read_text(), re.S)
+    assert table, "no decision table"
+    row = next(r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(0), re.S) if f"plot_{example}.html" in r)
+    cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    stated = GanConfig(steps=1, loss=_script_gan_loss(example)).recipe().split("; ")[1].split(" (")[0]
+    assert stated in cells[2], (example, stated, cells[2])
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize("page", sitemap.ARCHITECTURES)
+def test_each_summary_states_the_recipe_its_example_printed(quick_site: Path, page: str) -> None:
+    """The recipe at the top of an architecture page is the config's own sentence, as the gallery page printed it."""
+    html = (quick_site / "architectures" / f"{page}.html").read_text()
+    assert html.index("cheatsheet-summary") < html.index("<h2"), f"{page}: the summary is not the first thing on the page"
+    card = _table(html, "cheatsheet-recipe")
+    recipe = _plain(next(row[1] for row in card if row[0] == "Recipe"))
+    printed = (quick_site / "auto_examples" / f"plot_{page}.html").read_text()
+    lines = [_plain(line) for line in re.findall(r"Recipe[^:<]*: ([^\n<]+)", printed)]
+    assert recipe in lines, (page, recipe, lines)
+
+
+def _plain(text: str) -> str:
+    """Text as printed: entities decoded, the typographic apostrophe Sphinx sets in prose undone."""
+    import html
+
+    return html.unescape(_text(text)).replace("\u2019", "'").strip()
 
 
 @pytest.mark.docs

@@ -84,10 +84,24 @@ def describe_module(module: Any) -> str:
             if value in spellings:
                 continue
         kept.append(item)
-    return f"{type(module).__name__}({', '.join(kept)})" if kept else type(module).__name__
+    name = type(module).__name__.removeprefix("Parametrized") if hasattr(module, "parametrizations") else type(module).__name__
+    text = f"{name}({', '.join(kept)})" if kept else name
+    for tensor, chain in getattr(module, "parametrizations", {}).items():
+        text += "".join(f" + {_PARAMETRIZATION_NAMES.get(type(step).__name__, type(step).__name__)} of {tensor}" for step in chain)
+    return text
+
+
+#: How a table names the reparametrisations torch applies to a layer's weight.
+_PARAMETRIZATION_NAMES = {"_SpectralNorm": "spectral norm", "_WeightNorm": "weight norm", "_Orthogonal": "orthogonal"}
 
 
 # -- Measuring a forward pass ------------------------------------------------------------
+def _own_parameters(module: Any) -> Any:
+    """The module's own parameters, with the original weights of its parametrisations (spectral norm)."""
+    yield from module.parameters(recurse=False)
+    if hasattr(module, "parametrizations"):
+        yield from module.parametrizations.parameters()
+
 @dataclass
 class LayerRow:
     """One row of a shape table: a leaf module called during the forward pass."""
@@ -110,8 +124,10 @@ def _traced_calls(model: Any, example: Any) -> tuple[list[tuple[str, Any, str]],
     calls: list[tuple[str, Any, str]] = []
     handles = []
     for name, module in model.named_modules():
+        if ".parametrizations." in f".{name}.":  # a weight's reparametrisation: its "output" is a weight, shown with its layer
+            continue
         is_leaf = next(module.children(), None) is None
-        owns_parameters = next(module.parameters(recurse=False), None) is not None
+        owns_parameters = next(_own_parameters(module), None) is not None
         if (name and (is_leaf or owns_parameters)) or (not name and is_leaf):
             handles.append(module.register_forward_hook(
                 lambda mod, args, out, name=name or type(model).__name__: calls.append((name, mod, _format_shape(out)))))
@@ -146,7 +162,7 @@ def layer_rows(model: Any, example: Any) -> tuple[list[LayerRow], str]:
             continue
         first = id(module) not in seen
         seen.add(id(module))
-        own = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+        own = sum(p.numel() for p in _own_parameters(module) if p.requires_grad)
         rows.append(LayerRow(name, describe_module(module), shape, own if first else None))
     return rows, _format_shape(output)
 
@@ -172,6 +188,29 @@ def _example_input(dims: tuple[int, ...], dtype: str | None) -> Any:
     return torch.rand(dims)
 
 
+def group_rows(model: Any, rows: list[LayerRow], depth: int) -> list[LayerRow]:
+    """The rows summed per submodule ``depth`` names deep (``stages.0``): one row per stage.
+
+    A group's shape is its last layer's output and its parameters the sum of its rows; its
+    module column names the submodule's class and, for a container, its children's.
+    """
+    groups: dict[str, list[LayerRow]] = {}
+    for row in rows:
+        groups.setdefault(".".join(row.name.split(".")[:depth]), []).append(row)
+    summary = []
+    for name, members in groups.items():
+        if len(members) == 1:
+            summary.append(members[0])
+            continue
+        module = model.get_submodule(name)
+        children = [type(child).__name__ for child in module.children()]
+        kinds = sorted(set(children), key=children.index)
+        described = type(module).__name__ + (
+            f" of {len(children)} × {kinds[0]}" if len(kinds) == 1 else f" of {', '.join(kinds)}") if children else ""
+        summary.append(LayerRow(name, described, members[-1].shape, sum(r.parameters or 0 for r in members)))
+    return summary
+
+
 def _layer_cells(row: LayerRow) -> list[Cell]:
     name = row.name + (f" ×{row.calls}" if row.calls > 1 else "")
     count = "(shared)" if row.parameters is None else f"{row.parameters:,}"
@@ -184,7 +223,8 @@ class ShapeTable(SphinxDirective):
     The argument is a registry name (``mlcheatsheet.models.build_model``) or the dotted
     path of a model class. Options: ``:input:`` the shape of one input without the batch
     dimension (default ``1 28 28``), ``:batch:`` (default 1), ``:kwargs:`` keyword
-    arguments for the model, ``:dtype:`` ``float`` (default) or ``long``, ``:caption:``.
+    arguments for the model, ``:dtype:`` ``float`` (default) or ``long``, ``:caption:``, and
+    ``:summary: N`` to show one row per submodule ``N`` names deep, with every layer folded below.
     """
 
     required_arguments = 1
@@ -194,6 +234,7 @@ class ShapeTable(SphinxDirective):
         "kwargs": directives.unchanged,
         "dtype": lambda arg: directives.choice(arg, ("float", "long")),
         "caption": directives.unchanged,
+        "summary": directives.positive_int,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -221,8 +262,16 @@ class ShapeTable(SphinxDirective):
         call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         caption = self.options.get(
             "caption", f"Layers of {target}({call}) on an input of shape {size}, measured while this page was built.")
-        return [table(["Layer", "Module", "Output shape", "Parameters"], body,
-                      classes=["cheatsheet-shapes"], widths=[18, 46, 20, 12], title=caption)]
+        full = table(["Layer", "Module", "Output shape", "Parameters"], body,
+                     classes=["cheatsheet-shapes"], widths=[18, 46, 20, 12], title=caption)
+        if "summary" not in self.options:
+            return [full]
+        # A long table is summarised per submodule, the full one folded below it.
+        grouped = [body[0], *(_layer_cells(row) for row in group_rows(model, rows, self.options["summary"])), body[-1]]
+        short = table(["Part", "Module", "Output shape", "Parameters"], grouped, classes=["cheatsheet-shapes"],
+                      widths=[18, 46, 20, 12], title=f"{caption} Summed per part; every layer is in the table below.")
+        return [short, nodes.raw("", f"<details class=\"cheatsheet-fold\"><summary>All {len(rows)} layers</summary>", format="html"),
+                full, nodes.raw("", "</details>", format="html")]
 
 
 def setup(app: Sphinx) -> dict[str, object]:

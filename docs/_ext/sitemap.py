@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ARCHITECTURES", "FAMILIES", "GALLERY_ORDER", "architecture_of", "architecture_page_exists", "example_label",
+__all__ = ["ARCHITECTURES", "FAMILIES", "GALLERY_ORDER", "SHORT_NAMES", "architecture_of", "architecture_page_exists", "example_label",
            "example_rank", "examples_of"]
 
 #: The architecture pages, ``architectures/<key>.rst``, each with its example ``plot_<key>.py``,
 #: in the order a reader learns them (the landing page's cards and table are written in
 #: ``index.rst``, in this order).
 ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn", "resnet", "rnn", "autoencoder", "vae", "gan", "dcgan")
+
+#: How a table names each architecture page in a few letters.
+SHORT_NAMES: dict[str, str] = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet", "rnn": "RNN", "autoencoder": "Autoencoder",
+                               "vae": "VAE", "gan": "GAN", "dcgan": "DCGAN"}
 
 
 # The gallery and the results table follow the reading order of the architectures, each

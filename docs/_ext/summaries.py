@@ -1,0 +1,178 @@
+"""What a page states about a run, generated from the run's record: recipes, costs, findings, the decision table.
+
+``.. recipe-card:: cnn``
+    The summary box of an architecture page: the recipe the example trained with (its
+    config's own sentence), what it cost (parameters, FLOPs per image counted by
+    :class:`torch.utils.flop_counter.FlopCounterMode` on the model given by ``:model:``,
+    ``:input:`` and ``:kwargs:``, seconds on this build's device) and its headline result.
+``.. finding:: rnn initialisation``
+    One outcome an example recorded (:class:`mlcheatsheet.findings.Finding`): its sentence
+    and the noise it covers, so a page states an outcome only as the run worded it.
+``.. decision-table::``
+    The landing page's "which architecture, which settings, what to expect": one row per
+    example (content lines ``example | when to reach for it``), the recipe and the result
+    from the example's record.
+
+Nothing here is typed by hand: a number, a learning rate or a loss on these lines comes
+from the record the example wrote in this build. A page whose example did not run says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+from cheatsheet import LIVE, doc_link, gallery_dir, label_link, note
+from doctables import table
+from mlcheatsheet.site.report import Result, load_result
+from resultsdir import gallery_executed, results_dir
+from shapetables import _build_model, _example_input, _parse_kwargs
+from sitemap import SHORT_NAMES, architecture_of, example_label
+
+
+def _record(directive: SphinxDirective, example: str) -> Result | None:
+    """This build's record of ``example``, a dependency of the page (None when it did not run)."""
+    directive.env.metadata[directive.env.docname][LIVE] = True
+    path = results_dir(directive.config) / f"{example}.json"
+    if not gallery_executed(directive.config) or not path.is_file():
+        return None
+    directive.env.note_dependency(str(path))
+    return load_result(path)
+
+
+def _not_run(example: str) -> nodes.note:
+    return note(f"This part comes from the run of plot_{example}.py, which this build did not execute (make html runs it).")
+
+
+def forward_flops(model: Any, example: Any) -> int:
+    """FLOPs of one forward pass (a multiply-add counts two), by torch's own counter."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(example)
+    return int(counter.get_total_flops())
+
+
+def format_count(value: float) -> str:
+    """``2_710_000`` → ``2.7 M``; ``41_000_000_000`` → ``41 G``."""
+    for size, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:.2g} {prefix}" if value < 10 * size else f"{value / size:.0f} {prefix}"
+    return f"{value:.0f} "
+
+
+def _paragraph(*parts: nodes.Node | str) -> nodes.paragraph:
+    paragraph = nodes.paragraph()
+    for part in parts:
+        paragraph += nodes.Text(part) if isinstance(part, str) else part
+    return paragraph
+
+
+# -- recipe-card -----------------------------------------------------------------------
+class RecipeCard(SphinxDirective):
+    """The recipe, cost and result of one example, from its record and its model."""
+
+    required_arguments = 1
+    option_spec = {"model": directives.unchanged_required, "input": directives.positive_int_list,
+                   "kwargs": directives.unchanged, "per": directives.unchanged}
+
+    def run(self) -> list[nodes.Node]:
+        example = self.arguments[0]
+        result = _record(self, example)
+        if result is None:
+            return [_not_run(example)]
+        flops = self._flops()
+        size = f"{result.parameters:,} trainable parameters"
+        if flops is not None:
+            size += f"; {format_count(flops)}FLOPs per {self.options.get('per', 'image')} (forward pass, torch's counter)"
+        quick = " — a quick build: shortened, its numbers show that the example runs, not what it reaches" \
+            if result.mode == "quick" else ""
+        link = label_link(example_label(gallery_dir(self), example), f"plot_{example}.py", self.env.docname)
+        rows = [
+            ["Recipe", _paragraph(result.recipe or "not recorded")],
+            ["Cost", _paragraph(f"{size}; {result.steps:,} optimiser steps in {result.train_seconds:.0f} s on "
+                                f"{result.device_description or result.device}{quick}")],
+            ["Result", _paragraph(f"{result.metric}: {result.formatted_value()} on {result.dataset} (", link, ")")],
+        ]
+        return [table(["", "This build"], rows, classes=["cheatsheet-recipe"], widths=[14, 86])]
+
+    def _flops(self) -> int | None:
+        if "model" not in self.options:
+            return None
+        try:
+            model = _build_model(self.options["model"], _parse_kwargs(self.options.get("kwargs", "")))
+            return forward_flops(model, _example_input((1, *self.options.get("input", (1, 28, 28))), None))
+        except Exception as exc:  # noqa: BLE001 - any failure becomes a build error at this line
+            raise self.error(f"recipe-card {self.arguments[0]}: {type(exc).__name__}: {exc}") from None
+
+
+# -- finding ---------------------------------------------------------------------------
+class FindingDirective(SphinxDirective):
+    """``.. finding:: <example> <name>``: a recorded finding with the noise it covers."""
+
+    required_arguments = 2
+    final_argument_whitespace = True  # a finding's name may have spaces: "training fit"
+
+    def run(self) -> list[nodes.Node]:
+        example, name = self.arguments
+        result = _record(self, example)
+        if result is None:
+            return [_not_run(example)]
+        found = {finding["name"]: finding for finding in result.findings}
+        if name not in found:
+            raise self.error(f"plot_{example}.py recorded no finding {name!r}; it recorded: {', '.join(found) or 'none'}")
+        finding = found[name]
+        prefix = "Quick build, not a result: " if result.mode == "quick" else "In this build: "
+        block = nodes.container(classes=["cheatsheet-finding"])
+        block += _paragraph(nodes.strong(text=prefix), finding["sentence"], " ",
+                            nodes.emphasis(text=f"Noise covered: {finding['covers']}."))
+        return [block]
+
+
+# -- decision-table --------------------------------------------------------------------
+class DecisionTable(SphinxDirective):
+    """Which architecture, which settings, what to expect: one row per ``example | use`` line."""
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        rows = []
+        for line in self.content:
+            example, _, use = (part.strip() for part in line.partition("|"))
+            if not use:
+                raise self.error(f"decision-table: write each row as 'example | when to reach for it', got {line!r}")
+            rows.append(self._row(example, use))
+        return [table(["Architecture", "Reach for it when", "Recipe in this build", "This build got"], rows,
+                      classes=["cheatsheet-decisions"], widths=[16, 28, 32, 24])]
+
+    def _row(self, example: str, use: str) -> list[Any]:
+        page = architecture_of(example)
+        if page is None:
+            raise self.error(f"decision-table: {example!r} is not a gallery example of an architecture page")
+        result = _record(self, example)
+        name = nodes.inline(text=result.title if result else example)
+        link = label_link(example_label(gallery_dir(self), example), "", self.env.docname)
+        link.children = [name]
+        first = _paragraph(doc_link(f"/architectures/{page}", nodes.inline(text=SHORT_NAMES.get(page, page)), self.env.docname),
+                           ": ", link)
+        if result is None:
+            return [first, _paragraph(use), _paragraph("not run in this build"), _paragraph("—")]
+        recipe = "; ".join(result.recipe.split("; ")[:3]) if result.recipe else "not recorded"
+        got = f"{result.metric}: {result.formatted_value()} — {result.train_seconds:.0f} s on {result.device_description or result.device}"
+        return [first, _paragraph(use), _paragraph(recipe), _paragraph(got)]
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.setup_extension("resultsdir")
+    app.add_directive("recipe-card", RecipeCard)
+    app.add_directive("finding", FindingDirective)
+    app.add_directive("decision-table", DecisionTable)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
