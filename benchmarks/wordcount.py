@@ -1,7 +1,8 @@
 """How long each architecture page reads, and where its summary ends.
 
 ``python -m benchmarks.wordcount HTML_DIR`` reads the built pages ``architectures/*.html`` of
-a site and prints one row per page: the words of its article (what a reader scrolls past),
+a site and prints one row per page: the words of its article (what a reader scrolls past;
+a folded ``<details>`` block is not),
 the words of its prose alone (without code, tables, math and figures), and how many of
 the article's words come before the end of its summary box (``cheatsheet-summary``):
 the part a reader takes in first. A page without a summary box shows ``—``.
@@ -17,8 +18,8 @@ from pathlib import Path
 
 __all__ = ["PageLength", "page_length"]
 
-_SKIPPED = {"script", "style", "nav", "footer"}  # never read as text
-_NOT_PROSE = {"pre", "table", "math", "figure", "svg", "details"}  # read, but not prose
+_SKIPPED = {"script", "style", "nav", "footer", "details"}  # not read: code, or folded away
+_NOT_PROSE = {"pre", "table", "math", "figure", "svg"}  # read, but not prose
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -49,6 +50,8 @@ class _ArticleText(HTMLParser):
         self.in_article += tag == "article"
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:  # "<col ... />" arrives as a start and an end tag; neither opened anything
+            return
         while self.stack:
             opened, summary = self.stack.pop()
             self.in_article -= opened == "article"

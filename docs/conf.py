@@ -61,6 +61,7 @@ extensions = [
     "demos",  # the in-browser demos of the models this build trained
     "lessondownloads",  # the downloaded scripts without the build's plumbing (its ignore blocks)
     "summaries",  # recipes, costs, findings and the decision table, from the records of this build
+    "diagrams",  # the architecture diagrams, drawn as SVG from the real models
 ]
 
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]

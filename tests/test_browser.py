@@ -262,6 +262,25 @@ def test_architecture_page_renders_math_figures_and_shapes(browser: Browser, ser
     _screenshots(browser, served_site + "architectures/mlp.html", quick_site / "_screenshots", "mlp")
 
 
+def _top_of(browser: Browser, selector: str) -> float | None:
+    """Where the first element matching ``selector`` starts, in CSS pixels from the top of the page."""
+    return browser.evaluate(f"""(() => {{
+        const el = document.querySelector({json.dumps(selector)});
+        return el ? el.getBoundingClientRect().top + window.scrollY : null;
+    }})()""")
+
+
+def test_what_a_reader_meets_first_is_the_summary(browser: Browser, served_site: str) -> None:
+    """At 1280 px the landing page's decision table and each architecture page's summary start on the first screen."""
+    browser.open(served_site + "index.html", DESKTOP)
+    top = _top_of(browser, "table.cheatsheet-decisions")
+    assert top is not None and top < DESKTOP["height"], f"the decision table starts at {top} px"
+    for page in sorted(p.stem for p in (ROOT / "docs" / "architectures").glob("*.rst")):
+        browser.open(served_site + f"architectures/{page}.html", DESKTOP)
+        top = _top_of(browser, ".cheatsheet-summary")
+        assert top is not None and top < DESKTOP["height"] / 2, f"{page}: the summary starts at {top} px"
+
+
 def test_gallery_page_loads_cleanly(browser: Browser, served_site: str) -> None:
     state = _check_page(browser, served_site + "auto_examples/plot_mlp.html")
     assert state["images"] >= 3

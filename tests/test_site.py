@@ -122,7 +122,7 @@ def test_landing_page_cards_and_decision_table(quick_site: Path) -> None:
     assert len(cards) == len(pages)
     assert any("sphx_glr_plot_mlp_thumb.png" in card for card in cards)
     decisions = _table(page, "cheatsheet-decisions")
-    assert [re.sub(r"\s+:", ":", row[0]) for row in decisions][:2] == ["MLP: MLP", "CNN: CNN"]
+    assert [row[0] for row in decisions][:3] == ["MLP", "CNN", "ResNet : ResNet-20"]
     named = {row[0].split(":")[0].strip() for row in decisions}
     assert named == {sitemap.SHORT_NAMES[page] for page in pages}
     assert page.index("cheatsheet-decisions") < page.index("cheatsheet-card")  # the table first
@@ -147,10 +147,9 @@ def test_the_landing_page_states_each_gans_loss_from_its_config(quick_site: Path
     """The loss a row names is the one the script's config trains with (the DCGAN's is the hinge loss)."""
     from mlcheatsheet.training import GanConfig
 
-    table = re.search(r'<table class="[^"]*cheatsheet-decisions.*?</table>', (quick_site / "index.html").read_text(), re.S)
-    assert table, "no decision table"
-    row = next(r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(0), re.S) if f"plot_{example}.html" in r)
-    cells = [_text(c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    source = (ROOT / "docs" / "index.rst").read_text().split(".. decision-table::", 1)[1]
+    order = re.findall(r"^   (\w+) \|", source.split("\n\n", 2)[1], re.M)  # the rows as index.rst lists them
+    cells = _table((quick_site / "index.html").read_text(), "cheatsheet-decisions")[order.index(example)]
     stated = GanConfig(steps=1, loss=_script_gan_loss(example)).recipe().split("; ")[1].split(" (")[0]
     assert stated in cells[2], (example, stated, cells[2])
 
@@ -318,3 +317,18 @@ def test_the_trade_off_figure_needs_results_to_draw(tmp_path: Path) -> None:
     import tradeoffs
 
     assert tradeoffs.draw([], tmp_path / "t.png") is False and not (tmp_path / "t.png").exists()
+
+
+def test_flops_of_a_recurrent_layer_are_counted_whether_or_not_torch_sees_them() -> None:
+    """torch's counter misses the fused LSTM kernel but sees the GRU's products: both come out by their shapes."""
+    import summaries
+
+    from mlcheatsheet.models import build_model
+
+    image = torch.rand(1, 1, 28, 28)
+    head = 2 * 128 * 10  # the linear read-out of the last state
+    per_gate = (summaries.forward_flops(build_model("gru"), image) - head) / 3
+    assert per_gate == 28 * 2 * (28 + 128) * 128
+    assert summaries.forward_flops(build_model("lstm"), image) == 4 * per_gate + head
+    assert summaries.forward_flops(nn.Linear(784, 10), torch.rand(1, 784)) == 2 * 784 * 10
+    assert summaries.format_count(4_475_392) == "4.5 M" and summaries.format_count(14_925_312) == "15 M"

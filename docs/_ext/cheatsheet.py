@@ -16,8 +16,9 @@ One module per job:
 :mod:`sitemap`
     The architecture pages in reading order and the examples of each.
 
-This module holds what they share (links, notes, the flag of pages re-read on every build)
-and the configuration values ``repository_url`` and ``colab_branch``. When the gallery was
+This module holds what they share (links, notes, the flag of pages re-read on every build,
+``.. folded::`` for detail a reader opens on demand) and the configuration values
+``repository_url`` and ``colab_branch``. When the gallery was
 not executed (``make html-noplot``) the directives say so instead of showing stale or
 borrowed results. The layer tables of the architecture pages (``.. shape-table::``) are
 another extension, ``shapetables.py``.
@@ -62,6 +63,29 @@ def note(text: str) -> nodes.note:
     return note
 
 
+class Folded(SphinxDirective):
+    """``.. folded:: The package's code``: the content, folded under a one-line summary a reader opens.
+
+    For detail most readers skip (a full class listing, every layer of a deep network): the
+    page stays short and nothing is lost. HTML only; other builders show the content as is.
+    """
+
+    required_arguments = 1
+    final_argument_whitespace = True
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        opening = nodes.raw("", f'<details class="cheatsheet-fold"><summary>{_escape(self.arguments[0])}</summary>',
+                            format="html")
+        return [opening, *self.parse_content_to_nodes(), nodes.raw("", "</details>", format="html")]
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=False)
+
+
 def _always_reread(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
                    removed: set[str]) -> list[str]:
     """Pages that show this build's results are re-read on every build."""
@@ -85,6 +109,7 @@ def setup(app: Sphinx) -> dict[str, object]:
     # on which the docs workflow publishes the built site; both empty means no Colab links.
     app.add_config_value("repository_url", "", "html", types=frozenset({str}))
     app.add_config_value("colab_branch", "", "html", types=frozenset({str}))
+    app.add_directive("folded", Folded)
     app.connect("autodoc-process-signature", _dataclass_factories)
     app.connect("env-get-outdated", _always_reread)
     return {"version": "2.0", "parallel_read_safe": True, "parallel_write_safe": True}

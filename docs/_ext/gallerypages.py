@@ -52,14 +52,23 @@ class GalleryFigures(SphinxDirective):
             return [note(f"The figures of {stem}.py appear here when the gallery is executed "
                           "(make html); this build did not execute it.")]
         result: list[nodes.Node] = []
+        alts = figure_alts(image_dir.parent / f"{stem}.rst")
         for path in found:
             rel = "/" + path.relative_to(self.env.srcdir).as_posix()
             self.env.note_dependency(str(path))
-            image = nodes.image(uri=rel, alt=f"figure from {stem}.py")
+            image = nodes.image(uri=rel, alt=alts.get(path.name) or f"A figure from {stem}.py")
             if "width" in self.options:
                 image["width"] = self.options["width"]
             result.append(image)
         return result
+
+
+def figure_alts(page: Path) -> dict[str, str]:
+    """The alt text sphinx-gallery gave each figure of a generated page (the figure's titles), by file name."""
+    if not page.is_file():
+        return {}
+    found = re.findall(r"^\.\. image-sg:: \S*/(sphx_glr_\w+\.png)\n\s+:alt: ([^\n]*)", page.read_text(), re.M)
+    return {name: alt.strip() for name, alt in found}
 
 
 # -- example-downloads ----------------------------------------------------------------

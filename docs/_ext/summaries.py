@@ -19,7 +19,6 @@ from the record the example wrote in this build. A page whose example did not ru
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -50,15 +49,40 @@ def _not_run(example: str) -> nodes.note:
 
 
 def forward_flops(model: Any, example: Any) -> int:
-    """FLOPs of one forward pass (a multiply-add counts two), by torch's own counter."""
+    """FLOPs of one forward pass (a multiply-add counts two), by torch's own counter.
+
+    torch's counter sees the matrix products of ``nn.Linear``, the convolutions, and those of
+    ``nn.RNN`` and ``nn.GRU`` on the CPU, but not those inside the fused kernel of
+    ``nn.LSTM``; each recurrent layer is therefore counted from its shapes instead: per step
+    and layer, each of its G gate blocks multiplies the input (D) and the state (H) by its
+    weights, :math:`2 G (D H + H^2)`.
+    """
     import torch
+    from torch import nn
     from torch.utils.flop_counter import FlopCounterMode
 
+    analytic: dict[str, int] = {}
+
+    def count(name: str) -> Any:
+        def hook(module: nn.RNNBase, args: tuple[Any, ...], output: Any) -> None:
+            steps = args[0].shape[1 if module.batch_first else 0]
+            gates, directions = {"LSTM": 4, "GRU": 3}.get(module.mode, 1), 2 if module.bidirectional else 1
+            widths = [module.input_size] + [module.hidden_size * directions] * (module.num_layers - 1)
+            analytic[name] = sum(directions * steps * 2 * gates * (w + module.hidden_size) * module.hidden_size for w in widths)
+        return hook
+
+    hooks = [m.register_forward_hook(count(name)) for name, m in model.named_modules() if isinstance(m, nn.RNNBase)]
     model.eval()
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(example)
-    return int(counter.get_total_flops())
+    try:
+        with torch.no_grad(), counter:
+            model(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    counted = counter.get_flop_counts()
+    inside = sum(sum(counted.get(f"{type(model).__name__}.{name}", {}).values()) for name in analytic)
+    return int(counter.get_total_flops()) - inside + sum(analytic.values())
 
 
 def format_count(value: float) -> str:
@@ -92,7 +116,7 @@ class RecipeCard(SphinxDirective):
         flops = self._flops()
         size = f"{result.parameters:,} trainable parameters"
         if flops is not None:
-            size += f"; {format_count(flops)}FLOPs per {self.options.get('per', 'image')} (forward pass, torch's counter)"
+            size += f"; {format_count(flops)}FLOPs per forward pass of one {self.options.get('per', 'image')}"
         quick = " — a quick build: shortened, its numbers show that the example runs, not what it reaches" \
             if result.mode == "quick" else ""
         link = label_link(example_label(gallery_dir(self), example), f"plot_{example}.py", self.env.docname)
@@ -158,16 +182,24 @@ class DecisionTable(SphinxDirective):
         if page is None:
             raise self.error(f"decision-table: {example!r} is not a gallery example of an architecture page")
         result = _record(self, example)
-        name = nodes.inline(text=result.title if result else example)
-        link = label_link(example_label(gallery_dir(self), example), "", self.env.docname)
-        link.children = [name]
-        first = _paragraph(doc_link(f"/architectures/{page}", nodes.inline(text=SHORT_NAMES.get(page, page)), self.env.docname),
-                           ": ", link)
+        short = SHORT_NAMES.get(page, page)
+        first = _paragraph(doc_link(f"/architectures/{page}", nodes.inline(text=short), self.env.docname))
+        title = (result.title if result else example).split(" (")[0]
+        if title.lower() != short.lower():
+            first += nodes.Text(": ")
+            link = label_link(example_label(gallery_dir(self), example), title, self.env.docname)
+            first += link
         if result is None:
             return [first, _paragraph(use), _paragraph("not run in this build"), _paragraph("—")]
-        recipe = "; ".join(result.recipe.split("; ")[:3]) if result.recipe else "not recorded"
-        got = f"{result.metric}: {result.formatted_value()} — {result.train_seconds:.0f} s on {result.device_description or result.device}"
-        return [first, _paragraph(use), _paragraph(recipe), _paragraph(got)]
+        got = f"{result.metric}: {result.formatted_value()}; {result.train_seconds:.0f} s on {result.device_description or result.device}"
+        return [first, _paragraph(use), _paragraph(short_recipe(result.recipe)), _paragraph(got)]
+
+
+def short_recipe(recipe: str) -> str:
+    """The first three parts of a recipe (length, loss or optimiser, rates), without their explanations."""
+    if not recipe:
+        return "not recorded"
+    return "; ".join(part.split(": ")[0] for part in recipe.split("; ")[:3])
 
 
 def setup(app: Sphinx) -> dict[str, object]:

@@ -9,6 +9,7 @@ records as the results table, so it shows this build's runs and nothing else.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -35,6 +36,19 @@ def _error_bars(value: float, low: float, high: float) -> list[list[float]]:
     return [[value - low], [high - value]]
 
 
+def _label_log_axes(ax: Any) -> None:
+    """Label a log axis at 1, 2 and 5 of every decade, as plain numbers: a run's seconds or
+    parameters often span less than a decade, where matplotlib's default shows no label."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log":
+            axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.10g}"))
+            axis.set_minor_formatter(NullFormatter())
+    ax.grid(alpha=0.3, which="both")
+
+
 def draw(results: list[Result], path: Path) -> bool:
     """Draw the figure into ``path``; ``False`` (nothing written) when no result can be placed."""
     classifiers, generators = _classifiers(results), _generators(results)
@@ -45,28 +59,33 @@ def draw(results: list[Result], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (by_time, by_size, gans) = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
+    # Two panels a row: at the page's width each keeps its labels readable.
+    fig, axes = plt.subplot_mosaic([["time", "size"], ["gans", "gans"]], figsize=(9, 7.2), layout="constrained")
+    by_time, by_size, gans = axes["time"], axes["size"], axes["gans"]
     for r in classifiers:
         low, high = 100 * float(r.interval["low"]), 100 * float(r.interval["high"])  # type: ignore[index]
         for ax, x in ((by_time, r.train_seconds), (by_size, r.parameters)):
             ax.errorbar([x], [100 * r.value], yerr=_error_bars(100 * r.value, low, high), fmt="o", capsize=3)
-            ax.annotate(r.title.split(" (")[0], (x, 100 * r.value), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            ax.annotate(r.title.split(" (")[0], (x, 100 * r.value), textcoords="offset points", xytext=(5, 4), fontsize=10)
     by_time.set(xscale="log", xlabel="training seconds (this build)", ylabel="held-out accuracy (%)",
                 title="Classifiers: accuracy vs time")
     by_size.set(xscale="log", xlabel="trainable parameters", title="Classifiers: accuracy vs size")
     for r in generators:
         floor, ratio = r.extra["floor"], r.extra["ratio"]
         low, high = r.extra.get("FID low", r.extra["FID"]) / floor, r.extra.get("FID high", r.extra["FID"]) / floor
-        gans.errorbar([r.train_seconds], [ratio], yerr=_error_bars(ratio, low, high), fmt="s", capsize=3)
-        gans.annotate(r.title.split(" (")[0], (r.train_seconds, ratio), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        conditional = "conditional accuracy" in r.extra  # asked for a class: scored on a different task
+        gans.errorbar([r.train_seconds], [ratio], yerr=_error_bars(ratio, low, high), capsize=3, color="C0" if conditional else "C1",
+                      fmt="^" if conditional else "s", mfc="none" if conditional else None)
+        gans.annotate(r.title.split(" (")[0], (r.train_seconds, ratio), textcoords="offset points", xytext=(6, 4), fontsize=10)
     gans.set(xscale="log", yscale="log", xlabel="training seconds (this build)", ylabel="FID / floor (1 = real data)",
-             title="Generators: FID vs time")
-    from matplotlib.ticker import NullFormatter
+             title="Generators: FID vs time (interval over ten draws of one trained model)")
+    from matplotlib.lines import Line2D
 
+    gans.legend(handles=[Line2D([], [], marker="s", ls="", color="C1", label="unconditional"),
+                         Line2D([], [], marker="^", ls="", color="C0", mfc="none", label="conditional (asked for each class)")],
+                fontsize=9, loc="best")
     for ax in (by_time, by_size, gans):
-        ax.grid(alpha=0.3, which="both")
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_minor_formatter(NullFormatter())  # a log axis spanning less than a decade labels every minor tick
+        _label_log_axes(ax)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -88,8 +107,10 @@ class TradeoffFigure(SphinxDirective):
         image = nodes.image(uri="/" + _FIGURE.as_posix(), alt="Accuracy and FID of this build's models against "
                             "training time and size, with 95% intervals")
         caption = nodes.caption(text="Drawn from this build's result records: the classifiers' held-out accuracy "
-                                     "(95% interval) against training seconds and parameters, and each generator's "
-                                     "FID in units of its floor (95% interval over ten draws) against training seconds.")
+                                     "(95% interval over the test images) against training seconds and parameters, and "
+                                     "each generator's FID in units of its floor (95% interval over ten draws of samples "
+                                     "from one trained model; another training seed moves it more) against training "
+                                     "seconds. Conditional generators, asked for each class, are drawn apart.")
         return [nodes.figure("", image, caption, classes=["cheatsheet-tradeoffs"])]
 
 
