@@ -85,6 +85,17 @@ def forward_flops(model: Any, example: Any) -> int:
     return int(counter.get_total_flops()) - inside + sum(analytic.values())
 
 
+def interval_note(result: Result) -> str:
+    """What the headline's interval covers, e.g. ``" (95% interval over 10 draws of samples ...)"``; ``""`` without one."""
+    if not result.interval:
+        return ""
+    n = int(result.interval.get("n", 0))  # type: ignore[arg-type]
+    if "FID" in result.metric:
+        return (f" (95% interval over {n} draws of samples from one trained generator: another training seed "
+                "moves it more)")
+    return f" (95% interval over the {n:,} test images; one training run)"
+
+
 def format_count(value: float) -> str:
     """``2_710_000`` → ``2.7 M``; ``41_000_000_000`` → ``41 G``."""
     for size, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -122,9 +133,10 @@ class RecipeCard(SphinxDirective):
         link = label_link(example_label(gallery_dir(self), example), f"plot_{example}.py", self.env.docname)
         rows = [
             ["Recipe", _paragraph(result.recipe or "not recorded")],
-            ["Cost", _paragraph(f"{size}; {result.steps:,} optimiser steps in {result.train_seconds:.0f} s on "
-                                f"{result.device_description or result.device}{quick}")],
-            ["Result", _paragraph(f"{result.metric}: {result.formatted_value()} on {result.dataset} (", link, ")")],
+            ["Cost", _paragraph(f"{size}; the example trained {result.steps:,} optimiser steps, every model it trains, "
+                                f"in {result.train_seconds:.0f} s on {result.device_description or result.device}{quick}")],
+            ["Result", _paragraph(f"{result.metric}: {result.formatted_value()} on {result.dataset}{interval_note(result)} (",
+                                  link, ")")],
         ]
         return [table(["", "This build"], rows, classes=["cheatsheet-recipe"], widths=[14, 86])]
 
