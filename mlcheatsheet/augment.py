@@ -1,9 +1,12 @@
-"""Batched data augmentation on tensors: every image of a batch gets its own random warp.
+"""Batched data augmentation on tensors: every image of a batch gets its own random change.
 
-Random small affine warps (shift, rotation, scale) are the classic way to make a small
-digit dataset look larger. They are done with one :func:`~torch.nn.functional.affine_grid`
-and one :func:`~torch.nn.functional.grid_sample` per batch, on whatever device the batch
-lives on, so augmentation costs far less than the training step it feeds.
+:func:`random_affine` warps training images for a classifier: random small shifts,
+rotations and scalings, the classic way to make a small digit dataset look larger, with one
+:func:`~torch.nn.functional.affine_grid` and one :func:`~torch.nn.functional.grid_sample`
+per batch. :func:`diff_augment` is the augmentation of data-efficient GANs (Zhao et al.
+2020, https://arxiv.org/abs/2006.10738): translations, cutouts and colour changes built from
+differentiable operations, applied to real *and* generated images before the discriminator,
+so the generator is trained through them. Both run on whatever device the batch lives on.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["random_affine"]
+__all__ = ["DIFF_AUGMENTATIONS", "diff_augment", "random_affine"]
 
 
 def random_affine(
@@ -56,3 +59,80 @@ def random_affine(
     )  # (N, 2, 3)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _translation(images: torch.Tensor, generator: torch.Generator | None, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image by a whole number of pixels, up to ``ratio`` of its side, filling with zeros.
+
+    The shift is a gather of pixels, so the gradient flows back to the pixels that were kept.
+    """
+    n, _, h, w = images.shape
+    dy = torch.randint(-int(h * ratio), int(h * ratio) + 1, (n, 1, 1), device=images.device, generator=generator)
+    dx = torch.randint(-int(w * ratio), int(w * ratio) + 1, (n, 1, 1), device=images.device, generator=generator)
+    rows = torch.arange(h, device=images.device).view(1, h, 1) - dy  # (N, H, 1): the source row of each pixel
+    cols = torch.arange(w, device=images.device).view(1, 1, w) - dx  # (N, 1, W)
+    inside = ((rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)).unsqueeze(1)  # (N, 1, H, W)
+    index = (rows.clamp(0, h - 1) * w + cols.clamp(0, w - 1)).flatten(1)  # (N, H*W)
+    flat = images.flatten(2)  # (N, C, H*W)
+    moved = flat.gather(2, index.unsqueeze(1).expand(-1, flat.shape[1], -1)).view_as(images)
+    return moved * inside
+
+
+def _cutout(images: torch.Tensor, generator: torch.Generator | None, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one square of ``ratio`` of the side per image, at a random place (it may hang off the edge)."""
+    n, _, h, w = images.shape
+    size_h, size_w = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    top = torch.randint(0, h + 1 - size_h % 2, (n, 1, 1), device=images.device, generator=generator) - size_h // 2
+    left = torch.randint(0, w + 1 - size_w % 2, (n, 1, 1), device=images.device, generator=generator) - size_w // 2
+    rows = torch.arange(h, device=images.device).view(1, h, 1)
+    cols = torch.arange(w, device=images.device).view(1, 1, w)
+    hole = (rows >= top) & (rows < top + size_h) & (cols >= left) & (cols < left + size_w)  # (N, H, W)
+    return images * (~hole).unsqueeze(1).to(images.dtype)
+
+
+def _color(images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Random brightness, saturation and contrast, as DiffAugment's colour policy (for colour images)."""
+    n = len(images)
+
+    def draw() -> torch.Tensor:
+        return torch.rand(n, 1, 1, 1, device=images.device, dtype=images.dtype, generator=generator)
+
+    images = images + (draw() - 0.5)  # brightness
+    mean = images.mean(dim=1, keepdim=True)
+    images = (images - mean) * (draw() * 2) + mean  # saturation
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    return (images - mean) * (draw() + 0.5) + mean  # contrast
+
+
+#: The policies :func:`diff_augment` knows, in the order it applies them.
+DIFF_AUGMENTATIONS = {"color": _color, "translation": _translation, "cutout": _cutout}
+
+
+def diff_augment(images: torch.Tensor, policy: tuple[str, ...], *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Differentiable augmentation for a GAN's discriminator (DiffAugment, Zhao et al. 2020).
+
+    Every image gets its own random draw of each policy: ``"translation"`` shifts it by up to
+    1/8 of its side (zeros fill in), ``"cutout"`` zeroes a square half its side,
+    ``"color"`` changes brightness, saturation and contrast. Each is built from products and
+    gathers, so gradients flow through to the pixels that remain: applied to generated
+    images before the discriminator, it trains the generator through the same augmentation
+    the real images get, and the discriminator never sees an unaugmented image to memorise.
+
+    Args:
+        images: A batch of images (real or generated), :math:`(N, C, H, W)`.
+        policy: Names from :data:`DIFF_AUGMENTATIONS`, applied in that table's order.
+        generator: Random number generator on the images' device, for reproducible runs.
+
+    Returns:
+        The augmented batch, same shape.
+
+    Raises:
+        ValueError: A policy name the function does not know.
+    """
+    unknown = [name for name in policy if name not in DIFF_AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"unknown augmentation {unknown[0]!r}; choose from: {', '.join(DIFF_AUGMENTATIONS)}")
+    for name, augment in DIFF_AUGMENTATIONS.items():
+        if name in policy:
+            images = augment(images, generator)
+    return images

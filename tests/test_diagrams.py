@@ -336,7 +336,7 @@ def test_a_residual_arc_is_read_off_the_model(site: dict[str, list[ET.Element]])
 def test_bad_input_is_a_one_line_error_at_the_directive(tmp_path: Path, body: str, message: str) -> None:
     _, warnings = _build(tmp_path, {"bad": f"\n{body}"})
     errors = [line for line in warnings.splitlines() if "ERROR" in line]
-    assert len(errors) == 1 and f"bad.rst:4: ERROR: architecture-diagram" in errors[0] and message in errors[0], warnings
+    assert len(errors) == 1 and "bad.rst:4: ERROR: architecture-diagram" in errors[0] and message in errors[0], warnings
     assert len(warnings.strip().splitlines()) == 1, warnings
 
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from mlcheatsheet.findings import coverage_finding
 from mlcheatsheet.metrics import class_coverage, feature_statistics, frechet_distance
+from mlcheatsheet.site.budgets import get_budget
 from mlcheatsheet.training import fid_scorer
 from mlcheatsheet.models import (
     ConditionalDiscriminator,
@@ -28,6 +29,7 @@ from mlcheatsheet.models.gan import (
     latent_direction,
     minimax_generator_loss,
     non_saturating_generator_loss,
+    r1_penalty,
 )
 from mlcheatsheet.training import GanCollapseWarning, GanConfig, detect_collapse, fit_gan, sample_images
 
@@ -176,7 +178,7 @@ def scorer(mnist5k):
 
 
 def test_fid_scorer_zero_on_itself_and_growing_with_a_shift(scorer, mnist5k) -> None:
-    images = mnist5k.x_test
+    images = mnist5k.x_test[:scorer.num_reference]  # the reference itself
     assert scorer.fid(images) == pytest.approx(0.0, abs=1e-6)
     shifted = [scorer.fid(torch.roll(images, shifts=s, dims=3)) for s in (1, 2, 4)]
     assert 0 < shifted[0] < shifted[1] < shifted[2]
@@ -189,12 +191,13 @@ def test_fid_scorer_zero_on_itself_and_growing_with_a_shift(scorer, mnist5k) -> 
 
 
 def test_the_floor_is_the_distance_between_two_references_the_classifier_never_saw(scorer, mnist5k) -> None:
-    selection = mnist5k.x_train[-1000:]  # kept out of the classifier's training images
-    assert scorer.num_reference == 1000 == len(mnist5k.x_test)
+    n = scorer.num_reference
+    selection = mnist5k.x_train[-n:]  # kept out of the classifier's training images
+    assert n == get_budget("fid-classifier", mode="quick").references  # a quick build's references are smaller
     assert scorer.floor == pytest.approx(scorer.fid(selection, reference="test"))
     assert scorer.fid(selection, reference="selection") == pytest.approx(0.0, abs=1e-6)
     # A "perfect generator" — real digits neither reference holds — scores near the floor.
-    fresh = mnist5k.x_train[1000:2000]
+    fresh = mnist5k.x_train[1000:1000 + n]
     assert 0.3 * scorer.floor < scorer.fid(fresh, reference="test") < 3 * scorer.floor
     assert 0.1 < scorer.real_confidence <= 1.0  # a quick-mode classifier: two epochs
     with pytest.raises(ValueError, match="'test' or 'selection'"):
@@ -569,10 +572,10 @@ def test_precision_and_recall_reward_neither_noise_nor_one_repeated_image(scorer
     noise = scorer.features(torch.rand(1000, *mnist5k.image_shape, generator=torch.Generator().manual_seed(0)))
     noise_precision, _ = precision_recall(held_out, noise)
     assert noise_precision < 0.05
-    one_digit = scorer.features(mnist5k.x_train[:1].repeat(1000, 1, 1, 1))
+    one_digit = scorer.features(mnist5k.x_test[:1].repeat(1000, 1, 1, 1))  # a real image of the reference
     one_precision, one_recall = precision_recall(held_out, one_digit)
     assert one_recall < 0.01 < one_precision  # looks real, covers nothing
-    quality = scorer.score(mnist5k.x_train[:1000])  # real training images: near the real pair's numbers
+    quality = scorer.score(mnist5k.x_train[:scorer.num_reference])  # real training images: near the real pair's numbers
     assert abs(quality.precision - scorer.real_precision) < 0.1 and abs(quality.recall - scorer.real_recall) < 0.1
     assert {"precision", "recall", "real precision", "real recall"} <= set(quality.record())
     assert "precision" in quality.summary() and "recall" in quality.summary()
@@ -586,3 +589,100 @@ def test_precision_recall_checks_its_sets() -> None:
     assert precision_recall(points, points + 100) == (0.0, 0.0)
     with pytest.raises(ValueError, match="need more than 3 points in each set"):
         precision_recall(points, points[:3])
+
+
+# -- Data-efficient training: DiffAugment and R1 ---------------------------------------------
+def test_diff_augment_is_differentiable_and_keeps_what_it_shows() -> None:
+    """The gradient of the augmented batch reaches exactly the input pixels that were kept."""
+    from mlcheatsheet.augment import diff_augment
+
+    images = torch.rand(16, 1, 28, 28, requires_grad=True)
+    out = diff_augment(images, ("translation", "cutout"), generator=torch.Generator().manual_seed(0))
+    out.sum().backward()
+    assert out.shape == images.shape and images.grad is not None
+    assert torch.equal(images.grad.sum(), (out != 0).sum().to(images.grad.dtype))  # every shown pixel, once
+    assert not torch.equal(out, images)
+    again = diff_augment(images.detach(), ("translation", "cutout"), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again, out.detach())  # a seeded draw is reproducible
+    with pytest.raises(ValueError, match="unknown augmentation 'flip'; choose from: color, translation, cutout"):
+        diff_augment(images, ("flip",))
+
+
+def test_a_translation_moves_the_image_and_fills_with_zeros() -> None:
+    from mlcheatsheet.augment import _translation
+
+    image = torch.zeros(1, 1, 8, 8)
+    image[0, 0, 3, 4] = 1.0
+    moved = _translation(image, torch.Generator().manual_seed(3), ratio=0.25)
+    assert moved.sum() in (0.0, 1.0)  # the pixel moved by at most 2 in each direction, or off the image
+    if moved.sum() == 1:
+        row, col = (moved[0, 0] == 1).nonzero()[0].tolist()
+        assert abs(row - 3) <= 2 and abs(col - 4) <= 2
+
+
+def test_the_discriminator_sees_real_and_generated_batches_through_the_same_augmentation(monkeypatch) -> None:
+    import mlcheatsheet.training.adversarial as adversarial
+    from mlcheatsheet.runtime import Runtime
+
+    seen: list[tuple[tuple[str, ...], tuple[int, ...]]] = []
+
+    def recording(images, policy, *, generator=None):
+        seen.append((tuple(policy), tuple(images.shape)))
+        return images
+
+    monkeypatch.setattr(adversarial, "diff_augment", recording)
+    g, d = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8)
+    config = GanConfig(steps=1, batch_size=8, augment=("translation", "cutout"))
+    gan = adversarial._players(g, d, config, Runtime.create(g, d, device="cpu", channels_last=False))
+    real, fake = torch.rand(8, 1, 28, 28) * 2 - 1, g(torch.randn(8, 8))
+    adversarial.discriminator_step(gan, real, fake)
+    adversarial.generator_step(gan, fake)
+    assert seen == [(("translation", "cutout"), (8, 1, 28, 28))] * 3  # real and fake for D, fake for G
+
+
+def test_r1_is_the_squared_gradient_norm_at_real_images() -> None:
+    """For a linear critic D(x) = w . x the gradient is w everywhere: R1 = |w|^2 exactly."""
+    critic = nn.Sequential(nn.Flatten(), nn.Linear(784, 1, bias=False))
+    real = torch.rand(5, 1, 28, 28, requires_grad=True)
+    expected = critic[1].weight.pow(2).sum()
+    assert r1_penalty(critic(real), real).item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="requires_grad=True"):
+        r1_penalty(critic(real.detach()), real.detach())
+
+
+def test_r1_adds_half_gamma_times_the_penalty_to_the_discriminator_loss() -> None:
+    import mlcheatsheet.training.adversarial as adversarial
+    from mlcheatsheet.runtime import Runtime
+
+    g, d = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8)
+    real, fake = torch.rand(8, 1, 28, 28) * 2 - 1, g(torch.randn(8, 8)).detach()
+    parts = {}
+    for gamma in (0.0, 4.0):
+        torch.manual_seed(0)
+        d_copy = DCGANDiscriminator(base_channels=8)
+        d_copy.load_state_dict(d.state_dict())
+        config = GanConfig(steps=1, batch_size=8, r1_gamma=gamma)
+        gan = adversarial._players(g, d_copy, config, Runtime.create(g, d_copy, device="cpu", channels_last=False))
+        parts[gamma] = adversarial.discriminator_step(gan, real, fake)
+    assert "r1" not in parts[0.0] and parts[4.0]["r1"].item() > 0
+    assert parts[4.0]["d"].item() == pytest.approx(parts[0.0]["d"].item() + 2.0 * parts[4.0]["r1"].item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"augment": ("flip",)}, "unknown augmentation 'flip'"),
+    ({"r1_gamma": -1.0}, "r1_gamma must be at least 0"),
+    ({"loss": "wgan-gp", "r1_gamma": 1.0}, "has its own gradient penalty"),
+])
+def test_impossible_data_efficient_settings_are_refused_in_one_line(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as error:
+        GanConfig(**kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_a_short_run_with_augmentation_and_r1_trains(mnist5k) -> None:
+    g, d = DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8)
+    before = [p.detach().clone() for p in g.parameters()]
+    history = fit_gan(g, d, mnist5k.subset(max_train=256), GanConfig(steps=6, batch_size=16, log_every=2, eval_every=6,
+                      augment=("translation", "cutout"), r1_gamma=1.0), device="cpu")
+    assert all(math.isfinite(v) for v in history.generator_loss + history.discriminator_loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))

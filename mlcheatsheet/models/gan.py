@@ -34,6 +34,7 @@ __all__ = [
     "latent_direction",
     "minimax_generator_loss",
     "non_saturating_generator_loss",
+    "r1_penalty",
 ]
 
 
@@ -283,3 +284,27 @@ def latent_direction(
     if not directions:
         raise ValueError("every group has fewer than two latents: no direction within a group")
     return torch.stack(directions).mean(dim=0)
+
+
+def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """The R1 penalty of Mescheder et al. (2018), https://arxiv.org/abs/1801.04406: :math:`\\mathbb{E}_x \\lVert \\nabla_x D(x) \\rVert^2`.
+
+    Penalising the discriminator's gradient at real images keeps it from sharpening its
+    decision around each training image; on a small dataset that is what memorising it looks
+    like. The discriminator's loss adds :math:`\\tfrac{\\gamma}{2}` times this. The graph is
+    kept (``create_graph=True``) so the penalty can be minimised.
+
+    Args:
+        real_scores: :math:`D`'s outputs (logits or scores) on ``real_images``, :math:`(N,)` or :math:`(N, 1)`.
+        real_images: The real images :math:`D` was given, with ``requires_grad=True``.
+
+    Returns:
+        The squared gradient norm, summed over pixels and averaged over images (a scalar).
+
+    Raises:
+        ValueError: ``real_images`` does not require gradients, so no gradient can be taken.
+    """
+    if not real_images.requires_grad:
+        raise ValueError("r1_penalty needs the real images with requires_grad=True before the discriminator saw them")
+    (grad,) = torch.autograd.grad(real_scores.sum(), real_images, create_graph=True)
+    return grad.pow(2).flatten(1).sum(dim=1).mean()

@@ -207,15 +207,13 @@ def report_result(
         unit: ``"%"`` for a fraction shown as a percentage, else a unit name or ``""``.
         higher_is_better: Direction of the metric.
         extra: Other numbers to record.
-        target: The quality target; by default the one of the example's budget
-            (:func:`~mlcheatsheet.site.budgets.get_target`), so only an example outside the site's
-            budgets table needs to pass one.
+        target: The quality target; by default the example's budget's
+            (:func:`~mlcheatsheet.site.budgets.get_target`).
         recipe: The headline model's training configuration as a sentence (its config's ``recipe()``).
         findings: Outcomes the architecture page quotes by name (already printed by the script).
 
     Returns:
-        The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when
-        that variable is set.
+        The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when set.
 
     Raises:
         ValueError: Neither ``histories`` nor both ``train_seconds`` and ``steps`` were given.

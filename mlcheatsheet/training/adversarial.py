@@ -31,10 +31,11 @@ import torch
 from torch import nn
 
 from ..data import Dataset
+from ..augment import DIFF_AUGMENTATIONS, diff_augment
 from ..findings import conditional_coverage_finding, coverage_finding
 from ..metrics import FIDScorer, SampleQuality, mean_pairwise_distance
 from ..models.dcgan import critic_loss, gradient_penalty, wasserstein_generator_loss
-from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
+from ..models.gan import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss, r1_penalty
 from ..models.improved_gan import feature_matching_loss, smoothed_discriminator_loss
 from ..models.sagan import hinge_discriminator_loss, hinge_generator_loss
 from ..runtime import Runtime, check_precision
@@ -116,6 +117,8 @@ class GanConfig:
     critic_steps: int = 1  # discriminator updates per generator update (WGAN-GP: 5)
     gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp only)
     ema: float = 0.0  # decay of the moving average of the generator's weights; 0 disables it
+    augment: tuple[str, ...] = ()  # DiffAugment policies for D's inputs, real and fake: "translation", "cutout", "color"
+    r1_gamma: float = 0.0  # gamma of the R1 penalty on D's gradient at real images (Mescheder et al. 2018); 0 disables it
     log_every: int = 50  # steps per logged loss / D(x) / D(G(z)) value (one host sync each)
     eval_every: int = 250  # steps between FID evaluations and fixed-noise snapshots
     eval_samples: int = 1000  # generated images per FID evaluation
@@ -143,6 +146,15 @@ class GanConfig:
                              "(use 'non-saturating' or 'minimax')")
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(f"ema must be in [0, 1), got {self.ema}")
+        self.augment = tuple(self.augment)
+        unknown = [name for name in self.augment if name not in DIFF_AUGMENTATIONS]
+        if unknown:
+            raise ValueError(f"unknown augmentation {unknown[0]!r}; choose from: {', '.join(DIFF_AUGMENTATIONS)}")
+        if self.r1_gamma < 0:
+            raise ValueError(f"r1_gamma must be at least 0, got {self.r1_gamma}")
+        if self.r1_gamma and OBJECTIVES[self.loss].gradient_penalty:
+            raise ValueError("r1_gamma penalises the discriminator's gradient at real images; the 'wgan-gp' loss has "
+                             "its own gradient penalty (gp_weight): use one or the other")
         if self.eval_samples < 2:
             raise ValueError(f"eval_samples must be at least 2, got {self.eval_samples}")
         check_precision(self.precision)
@@ -167,6 +179,10 @@ class GanConfig:
                      f"(generator) and {self.lr_discriminator:g} (discriminator): {rates}")
         if self.critic_steps > 1:
             parts.append(f"{self.critic_steps} discriminator steps per generator step")
+        if self.augment:
+            parts.append(f"DiffAugment ({', '.join(self.augment)}) on every image the discriminator sees")
+        if self.r1_gamma:
+            parts.append(f"R1 penalty on real images, gamma {self.r1_gamma:g}")
         if self.ema:
             parts.append(f"EMA of the generator's weights with decay {self.ema:g}")
         return "; ".join(parts)
@@ -340,7 +356,9 @@ class Players:
         objective: The losses (an entry of :data:`OBJECTIVES`).
         runtime: The run's device, precision and layout.
         gp_weight: :math:`\\lambda` of the gradient penalty.
-        rng: The device generator of the run's random draws (the penalty's :math:`\\epsilon`).
+        rng: The device generator of the run's random draws (the penalty's :math:`\\epsilon`, the augmentations).
+        augment: DiffAugment policies applied to every image D sees (``GanConfig.augment``).
+        r1_gamma: :math:`\\gamma` of the R1 penalty (``GanConfig.r1_gamma``).
     """
 
     generator: nn.Module
@@ -353,16 +371,31 @@ class Players:
     runtime: Runtime
     gp_weight: float
     rng: torch.Generator
+    augment: tuple[str, ...] = ()
+    r1_gamma: float = 0.0
+
+    def shown_to_d(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` as the discriminator sees them: augmented when the run augments."""
+        return diff_augment(images, self.augment, generator=self.rng) if self.augment else images
 
 
 def discriminator_step(gan: Players, real: torch.Tensor, fake: torch.Tensor,
                        real_labels: torch.Tensor | None = None, fake_labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-    """One update of :math:`D` on a real batch and a generated one; returns the parts to log."""
+    """One update of :math:`D` on a real batch and a generated one; returns the parts to log.
+
+    With ``gan.augment`` both batches are augmented first (each image its own draw); with
+    ``gan.r1_gamma`` the loss adds :math:`\\tfrac{\\gamma}{2}\\,\\mathbb{E}\\lVert \\nabla_x D(x) \\rVert^2` at
+    the real images as D saw them (:func:`~mlcheatsheet.models.gan.r1_penalty`).
+    """
+    real_seen = gan.shown_to_d(real).requires_grad_(gan.r1_gamma > 0)  # the R1 penalty differentiates D's input
     with gan.runtime.autocast():
-        real_out = _discriminate(gan.discriminator, real, real_labels)
-        fake_out = _discriminate(gan.discriminator, fake.detach(), fake_labels)  # no gradient into G
+        real_out = _discriminate(gan.discriminator, real_seen, real_labels)
+        fake_out = _discriminate(gan.discriminator, gan.shown_to_d(fake.detach()), fake_labels)  # no gradient into G
         loss = gan.objective.discriminator(real_out, fake_out)
     parts = {"d": loss, "real": gan.objective.shown(real_out), "fake": gan.objective.shown(fake_out)}
+    if gan.r1_gamma:  # in float32, like the WGAN-GP penalty
+        parts["r1"] = r1_penalty(real_out.float(), real_seen)
+        loss = parts["d"] = loss + gan.r1_gamma / 2 * parts["r1"]
     if gan.objective.gradient_penalty:  # in float32: its inner gradient would underflow in float16
         parts["gp"] = gradient_penalty(gan.discriminator, real, fake, labels=real_labels, generator=gan.rng)
         loss = parts["d"] = loss + gan.gp_weight * parts["gp"]
@@ -381,9 +414,10 @@ def generator_step(gan: Players, fake: torch.Tensor, fake_labels: torch.Tensor |
         if gan.objective.feature_matching:
             if real is None:
                 raise ValueError("feature matching needs the real batch: pass real= to generator_step")
-            loss = feature_matching_loss(gan.discriminator.features(real), gan.discriminator.features(fake))
+            loss = feature_matching_loss(gan.discriminator.features(gan.shown_to_d(real)),
+                                         gan.discriminator.features(gan.shown_to_d(fake)))
         else:
-            loss = gan.objective.generator(_discriminate(gan.discriminator, fake, fake_labels))
+            loss = gan.objective.generator(_discriminate(gan.discriminator, gan.shown_to_d(fake), fake_labels))
     gan.runtime.optimizer_step(loss, gan.opt_g, gan.scaler_g)  # D's gradients are cleared before its next step
     return {"g": loss}
 
@@ -583,6 +617,8 @@ def _players(generator: nn.Module, discriminator: nn.Module, config: GanConfig, 
         runtime=runtime,
         gp_weight=config.gp_weight,
         rng=torch.Generator(device=runtime.device).manual_seed(config.seed),
+        augment=config.augment,
+        r1_gamma=config.r1_gamma,
     )
 
 

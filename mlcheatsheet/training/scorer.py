@@ -47,9 +47,9 @@ def fid_scorer(data: Dataset, *, device: torch.device | str | None = None, epoch
     device = get_device(device)
     budget = get_budget("fid-classifier", device=device)
     epochs = epochs or budget.epochs
-    key = _classifier_key(data, device, epochs, budget.batch_size)
+    key = _classifier_key(data, device, epochs, budget.batch_size, budget.references)
     if (key, str(device)) not in _SCORERS:  # the file is per device type, the scorer per device
-        references, classifier_data = _split_off_references(data)
+        references, classifier_data = _split_off_references(data, budget.references)
         path = cache_root() / "artifacts" / f"fid-classifier-{key}.pt"
         with exclusive(path):
             classifier, seconds = _load_classifier(path, data)
@@ -64,13 +64,13 @@ def fid_scorer(data: Dataset, *, device: torch.device | str | None = None, epoch
     return _SCORERS[key, str(device)]
 
 
-def _classifier_key(data: Dataset, device: torch.device, epochs: int, batch_size: int) -> str:
+def _classifier_key(data: Dataset, device: torch.device, epochs: int, batch_size: int, references: int | None) -> str:
     images = hashlib.sha256()
     for tensor in (data.x_train, data.y_train, data.x_test, data.y_test):
         images.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return content_key({
         "data": [data.name, data.source, images.hexdigest()], "device": device.type, "epochs": epochs,
-        "batch_size": batch_size, "package": package_digest(), "versions": library_versions(),
+        "batch_size": batch_size, "references": references, "package": package_digest(), "versions": library_versions(),
     })
 
 
@@ -97,15 +97,15 @@ def _load_classifier(path: Path, data: Dataset) -> tuple[FIDClassifier | None, f
         return None, 0.0
 
 
-def _split_off_references(data: Dataset) -> tuple[Dataset, Dataset]:
+def _split_off_references(data: Dataset, size: int | None = None) -> tuple[Dataset, Dataset]:
     """(references, classifier data): two reference sets of one size that the classifier never sees.
 
     The last ``n`` training images become the selection reference and the first ``n``
     held-out images the final one (the embedded digits are interleaved by class, so both
     are balanced); ``n`` is the held-out count, or a quarter of the training images when
-    that is smaller, so the classifier keeps most of them.
+    that is smaller, so the classifier keeps most of them, or ``size`` when that is smaller still.
     """
-    n = min(len(data.x_test), len(data.x_train) // 4)
+    n = min(len(data.x_test), len(data.x_train) // 4, size or len(data.x_test))
     if n < 2:
         raise ValueError(f"{data.name} has too few images for an FID reference: {len(data.x_train)} training, {len(data.x_test)} held-out")
     references = replace(data, x_train=data.x_train[-n:], y_train=data.y_train[-n:], x_test=data.x_test[:n], y_test=data.y_test[:n])

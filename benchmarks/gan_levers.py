@@ -1,0 +1,104 @@
+"""Which lever helps a GAN trained on a few thousand images: each one measured at equal steps and seeds.
+
+``python -m benchmarks.gan_levers --model dcgan --steps 2500 --seeds 0 1 2 --levers plain diffaugment r1``
+trains the gallery example's networks and recipe once per lever and seed, on the embedded
+mnist-5k, with one torch thread, and prints one row per run (FID / floor, rarest class,
+precision, recall, for SAGAN the share drawn as asked, seconds) and then each lever's mean
+and its spread over the seeds (min–max), beside the plain recipe's. A lever is a change of
+the example's :class:`~mlcheatsheet.training.GanConfig` (:data:`LEVERS`); everything else,
+the data, the networks, the seeds, the number of steps, is the same for all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from mlcheatsheet.data import load_dataset
+from mlcheatsheet.models import DCGANDiscriminator, DCGANGenerator, SAGANDiscriminator, SAGANGenerator
+from mlcheatsheet.runtime import seed_everything
+from mlcheatsheet.training import GanConfig, fid_scorer, fit_gan, score_generator
+
+__all__ = ["LEVERS", "main"]
+
+#: The changes measured, each a set of GanConfig fields over the example's recipe.
+LEVERS: dict[str, dict[str, Any]] = {
+    "plain": {},
+    "diffaugment": {"augment": ("translation", "cutout")},
+    "translation": {"augment": ("translation",)},
+    "r1": {"r1_gamma": 1.0},
+    "r1-small": {"r1_gamma": 0.1},
+    "diffaugment+r1": {"augment": ("translation", "cutout"), "r1_gamma": 1.0},
+    "ttur": {"lr_generator": 1e-3, "lr_discriminator": 4e-3},
+}
+
+
+def _networks(model: str, image_shape: tuple[int, int, int]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    if model == "dcgan":  # the DCGAN example's networks
+        return (DCGANGenerator(latent_dim=16, base_channels=32, image_shape=image_shape),
+                DCGANDiscriminator(image_shape=image_shape, base_channels=32, batch_norm=False, spectral_norm=True))
+    return (SAGANGenerator(image_shape=image_shape, latent_dim=32, num_classes=10, base_channels=32),  # the SAGAN example's
+            SAGANDiscriminator(image_shape=image_shape, num_classes=10, base_channels=32))
+
+
+def _recipe(model: str, steps: int) -> GanConfig:
+    """The example's recipe at ``steps`` (gallery/plot_dcgan.py, gallery/plot_sagan.py)."""
+    if model == "dcgan":
+        return GanConfig(steps=steps, batch_size=64, loss="hinge", lr_generator=2e-3, lr_discriminator=2e-3,
+                         betas=(0.0, 0.999), ema=0.999, eval_every=max(steps // 10, 25), log_every=max(1, steps // 60))
+    return GanConfig(steps=steps, batch_size=64, loss="hinge", lr_generator=1e-3, lr_discriminator=4e-3,
+                     betas=(0.0, 0.9), ema=0.999, eval_every=max(steps // 8, 10), log_every=max(1, steps // 60))
+
+
+def run(model: str, lever: str, seed: int, steps: int) -> dict[str, float]:
+    data = load_dataset("mnist-5k", verbose=False)
+    scorer = fid_scorer(data, device="cpu")
+    seed_everything(seed)
+    generator, discriminator = _networks(model, data.image_shape)
+    config = replace(_recipe(model, steps), seed=seed, **LEVERS[lever])
+    start = time.perf_counter()
+    history = fit_gan(generator, discriminator, data, config, scorer=scorer, device="cpu")
+    seconds = time.perf_counter() - start
+    quality = score_generator(generator, scorer, draws=5)
+    return {"ratio": quality.fid / quality.floor, "rarest": float(min(quality.class_shares)),
+            "precision": quality.precision, "recall": quality.recall, "asked": quality.conditional_accuracy,
+            "seconds": seconds, "best step": history.best_step}
+
+
+def _row(name: str, numbers: dict[str, float]) -> str:
+    return (f"{name:<26}{numbers['ratio']:>9.2f}{100 * numbers['rarest']:>9.1f}{numbers['precision']:>10.3f}"
+            f"{numbers['recall']:>8.3f}{100 * numbers['asked']:>8.1f}{numbers['seconds']:>9.1f}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("dcgan", "sagan"), default="dcgan")
+    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--levers", nargs="+", choices=tuple(LEVERS), default=["plain", "diffaugment", "r1"])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # one thread per run, as each build worker trains
+    print(f"{args.model}, {args.steps:,} steps, seeds {args.seeds}; FID / floor and rarest class over 5 draws")
+    print(f"{'lever, seed':<26}{'FID/floor':>9}{'rarest %':>9}{'precision':>10}{'recall':>8}{'asked %':>8}{'seconds':>9}")
+    results: dict[str, list[dict[str, float]]] = {}
+    for lever in args.levers:
+        for seed in args.seeds:
+            numbers = run(args.model, lever, seed, args.steps)
+            results.setdefault(lever, []).append(numbers)
+            print(_row(f"{lever}, seed {seed}", numbers), flush=True)
+    print("mean over seeds (FID/floor min–max)")
+    for lever, runs in results.items():
+        mean = {key: statistics.fmean(r[key] for r in runs) for key in runs[0]}
+        ratios = [r["ratio"] for r in runs]
+        print(_row(lever, mean) + f"   [{min(ratios):.2f}–{max(ratios):.2f}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
