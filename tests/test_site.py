@@ -229,12 +229,12 @@ def test_gallery_page_shows_device_source_and_time(quick_site: Path) -> None:
 
 # -- the directives' helpers ----------------------------------------------------------
 def test_parse_kwargs_reads_python_literals_and_rejects_positionals() -> None:
-    assert shapetables._parse_kwargs("hidden_dims=(1024, 512), dropout=0.3") == {"hidden_dims": (1024, 512), "dropout": 0.3}
-    assert shapetables._parse_kwargs("") == {}
+    assert shapetables.parse_kwargs("hidden_dims=(1024, 512), dropout=0.3") == {"hidden_dims": (1024, 512), "dropout": 0.3}
+    assert shapetables.parse_kwargs("") == {}
     with pytest.raises(ValueError, match="name=value"):
-        shapetables._parse_kwargs("(1024, 512)")
+        shapetables.parse_kwargs("(1024, 512)")
     with pytest.raises(ValueError, match="cannot parse"):
-        shapetables._parse_kwargs("hidden_dims=(")
+        shapetables.parse_kwargs("hidden_dims=(")
 
 
 class _Unrolled(nn.Module):

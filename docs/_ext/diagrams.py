@@ -43,7 +43,7 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from shapetables import _build_model, _example_input, _parse_kwargs
+from shapetables import build_page_model, example_input, parse_kwargs
 
 KINDS = ("stack", "residual", "recurrent", "autoencoder", "adversarial")
 
@@ -768,7 +768,7 @@ class ArchitectureDiagram(SphinxDirective):
 
     def _build(self, target: str, kwargs_option: str) -> Any:
         try:
-            model = _build_model(target, _parse_kwargs(self.options.get(kwargs_option, "")))
+            model = build_page_model(target, parse_kwargs(self.options.get(kwargs_option, "")))
         except (ValueError, TypeError) as exc:  # an unknown name or argument: the message says which
             raise DiagramError(str(exc)) from None
         source = inspect.getsourcefile(type(model))
@@ -787,7 +787,7 @@ class ArchitectureDiagram(SphinxDirective):
         name = self.arguments[0]
         model = self._build(name, "kwargs")
         dims = (1, *self.options.get("input", (1, 28, 28)))
-        boxes = boxes_of(model, name, _example_input(dims, None), sections)
+        boxes = boxes_of(model, name, example_input(dims, None), sections)
         flat = [box for row in boxes for box in row]
         width = box_width([b for b in flat if not is_recurrent(b.module)] or flat)
         if kind == "autoencoder":
@@ -799,7 +799,7 @@ class ArchitectureDiagram(SphinxDirective):
         top = 10.0  # room for the cards of a stage and the start of a skip arc
         _, _, bottom = draw_flow(canvas, items, top)
         summary = " → ".join(f"{plain(b.label)}: {b.shape}" for b in flat)
-        call = ", ".join(f"{k}={v}" for k, v in _parse_kwargs(self.options.get("kwargs", "")).items())
+        call = ", ".join(f"{k}={v}" for k, v in parse_kwargs(self.options.get("kwargs", "")).items())
         caption = (f"{name}{f'({call})' if call else ''} drawn from one forward pass of a "
                    f"{' × '.join(map(str, dims[1:]))} input; each box shows its output shape for one example "
                    "(batch dimension left out).")
@@ -837,11 +837,11 @@ class ArchitectureDiagram(SphinxDirective):
             raise DiagramError(f"{g_name} has no latent_dim: give the noise shape with :input:")
         ends = Section(None, [Line("noise z ~ N(0, I)", Ref("", "input")), Line("fake image G(z)", Ref("", "output"))])
         g_section = sections[0] if sections else Section("generator G")
-        g_ends, g_boxes = boxes_of(generator, g_name, _example_input((1, *latent), None), [ends, g_section])
+        g_ends, g_boxes = boxes_of(generator, g_name, example_input((1, *latent), None), [ends, g_section])
         dims = self.options.get("discriminator-input") or list(g_ends[1].value.shape[1:])
         d_ends_section = Section(None, [Line("real image x", Ref("", "input")), Line("score D(·): a logit", Ref("", "output"))])
         d_section = sections[1] if sections else Section("discriminator D")
-        d_ends, d_boxes = boxes_of(discriminator, d_name, _example_input((1, *dims), None), [d_ends_section, d_section])
+        d_ends, d_boxes = boxes_of(discriminator, d_name, example_input((1, *dims), None), [d_ends_section, d_section])
         everything = [*g_ends, *g_boxes, *d_ends, *d_boxes]
         width = box_width(everything, widest=BOX_MAX - 12)  # lanes for the update arrows on both sides
         frames = [self._game_frame(section, row, width, hue, model)

@@ -6,6 +6,8 @@
     input of ``:input: 1 28 28`` (``:kwargs: hidden_dims=(1024, 512)`` passes arguments).
 
 The shapes are measured, never typed by hand, so a page cannot disagree with its model.
+The other directives that run a page's model (``diagrams``, ``summaries``) build it and its
+input with :func:`parse_kwargs`, :func:`build_page_model` and :func:`example_input`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from doctables import Cell, table
 
 
 # -- Reading the directive's options ---------------------------------------------------
-def _parse_kwargs(text: str) -> dict[str, Any]:
+def parse_kwargs(text: str) -> dict[str, Any]:
     """``"hidden_dims=(1024, 512), dropout=0.3"`` → a dict of Python literals."""
     try:
         call = ast.parse(f"f({text})", mode="eval").body
@@ -168,7 +170,7 @@ def layer_rows(model: Any, example: Any) -> tuple[list[LayerRow], str]:
 
 
 # -- The directive -----------------------------------------------------------------------
-def _build_model(target: str, kwargs: dict[str, Any]) -> Any:
+def build_page_model(target: str, kwargs: dict[str, Any]) -> Any:
     """A registry name through ``mlcheatsheet.models.build_model``; a dotted class path by import."""
     from mlcheatsheet.models import build_model
 
@@ -178,7 +180,7 @@ def _build_model(target: str, kwargs: dict[str, Any]) -> Any:
     return build_model(target, **kwargs)
 
 
-def _example_input(dims: tuple[int, ...], dtype: str | None) -> Any:
+def example_input(dims: tuple[int, ...], dtype: str | None) -> Any:
     """A batch of shape ``dims``: zeros for token ids (``long``), else uniform noise."""
     import torch
 
@@ -240,13 +242,13 @@ class ShapeTable(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         target = self.arguments[0]
         try:
-            kwargs = _parse_kwargs(self.options.get("kwargs", ""))
+            kwargs = parse_kwargs(self.options.get("kwargs", ""))
         except (ValueError, SyntaxError) as exc:
             raise self.error(f"shape-table {target}: {exc}") from None
         dims = (self.options.get("batch", 1), *self.options.get("input", (1, 28, 28)))
         try:
-            model = _build_model(target, kwargs)
-            rows, output = layer_rows(model, _example_input(dims, self.options.get("dtype")))
+            model = build_page_model(target, kwargs)
+            rows, output = layer_rows(model, example_input(dims, self.options.get("dtype")))
         except Exception as exc:  # noqa: BLE001 - any failure becomes a build error at this line
             raise self.error(f"shape-table {target}: {type(exc).__name__}: {exc}") from None
         source = inspect.getsourcefile(type(model))

@@ -30,7 +30,7 @@ from cheatsheet import LIVE, doc_link, gallery_dir, label_link, note
 from doctables import table
 from mlcheatsheet.site.report import Result, load_result
 from resultsdir import gallery_executed, results_dir
-from shapetables import _build_model, _example_input, _parse_kwargs
+from shapetables import build_page_model, example_input, parse_kwargs
 from sitemap import SHORT_NAMES, architecture_of, example_label
 
 
@@ -144,8 +144,8 @@ class RecipeCard(SphinxDirective):
         if "model" not in self.options:
             return None
         try:
-            model = _build_model(self.options["model"], _parse_kwargs(self.options.get("kwargs", "")))
-            return forward_flops(model, _example_input((1, *self.options.get("input", (1, 28, 28))), None))
+            model = build_page_model(self.options["model"], parse_kwargs(self.options.get("kwargs", "")))
+            return forward_flops(model, example_input((1, *self.options.get("input", (1, 28, 28))), None))
         except Exception as exc:  # noqa: BLE001 - any failure becomes a build error at this line
             raise self.error(f"recipe-card {self.arguments[0]}: {type(exc).__name__}: {exc}") from None
 
