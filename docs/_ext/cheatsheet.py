@@ -15,6 +15,11 @@ One module per job:
     ``.. architecture-cards::``, the landing page's cards, whose text is written in ``index.rst``.
 :mod:`sitemap`
     The architecture pages in reading order and the examples of each.
+:mod:`summaries`
+    ``.. recipe-card::``, ``.. finding::`` and ``.. decision-table::``: what a page states
+    about a run, from the run's record.
+:mod:`diagrams`
+    ``.. architecture-diagram::``, each architecture drawn as SVG from its real model.
 
 This module holds what they share (links, notes, the flag of pages re-read on every build,
 ``.. folded::`` for detail a reader opens on demand) and the configuration values
