@@ -387,7 +387,8 @@ def discriminator_step(gan: Players, real: torch.Tensor, fake: torch.Tensor,
     ``gan.r1_gamma`` the loss adds :math:`\\tfrac{\\gamma}{2}\\,\\mathbb{E}\\lVert \\nabla_x D(x) \\rVert^2` at
     the real images as D saw them (:func:`~mlcheatsheet.models.gan.r1_penalty`).
     """
-    real_seen = gan.shown_to_d(real).requires_grad_(gan.r1_gamma > 0)  # the R1 penalty differentiates D's input
+    # The R1 penalty differentiates D's input: a detached view, so the caller's batch is left as it was.
+    real_seen = gan.shown_to_d(real).detach().requires_grad_(gan.r1_gamma > 0)
     with gan.runtime.autocast():
         real_out = _discriminate(gan.discriminator, real_seen, real_labels)
         fake_out = _discriminate(gan.discriminator, gan.shown_to_d(fake.detach()), fake_labels)  # no gradient into G
