@@ -37,7 +37,7 @@ from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
-__all__ = ["LIVE", "doc_link", "gallery_dir", "label_link", "note"]
+__all__ = ["LIVE", "doc_link", "folded", "gallery_dir", "label_link", "note"]
 
 #: Metadata flag of documents that must be re-read on every build (they show build results).
 LIVE = "cheatsheet-live"
@@ -80,15 +80,16 @@ class Folded(SphinxDirective):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
-        opening = nodes.raw("", f'<details class="cheatsheet-fold"><summary>{_escape(self.arguments[0])}</summary>',
-                            format="html")
-        return [opening, *self.parse_content_to_nodes(), nodes.raw("", "</details>", format="html")]
+        return folded(self.arguments[0], self.parse_content_to_nodes())
 
 
-def _escape(text: str) -> str:
+def folded(summary: str, content: list[nodes.Node]) -> list[nodes.Node]:
+    """``content`` inside an HTML ``<details>`` whose one-line ``<summary>`` a reader clicks to open."""
     import html
 
-    return html.escape(text, quote=False)
+    opening = nodes.raw("", f'<details class="cheatsheet-fold"><summary>{html.escape(summary, quote=False)}</summary>',
+                        format="html")
+    return [opening, *content, nodes.raw("", "</details>", format="html")]
 
 
 def _always_reread(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],

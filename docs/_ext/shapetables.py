@@ -23,6 +23,7 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
+from cheatsheet import folded
 from doctables import Cell, table
 
 
@@ -272,8 +273,7 @@ class ShapeTable(SphinxDirective):
         grouped = [body[0], *(_layer_cells(row) for row in group_rows(model, rows, self.options["summary"])), body[-1]]
         short = table(["Part", "Module", "Output shape", "Parameters"], grouped, classes=["cheatsheet-shapes"],
                       widths=[18, 46, 20, 12], title=f"{caption} Summed per part; every layer is in the table below.")
-        return [short, nodes.raw("", f"<details class=\"cheatsheet-fold\"><summary>All {len(rows)} layers</summary>", format="html"),
-                full, nodes.raw("", "</details>", format="html")]
+        return [short, *folded(f"All {len(rows)} layers", [full])]
 
 
 def setup(app: Sphinx) -> dict[str, object]:
