@@ -6,7 +6,9 @@ mnist-5k, with one torch thread, and prints one row per run (FID / floor, rarest
 precision, recall, for SAGAN the share drawn as asked, seconds) and then each lever's mean
 and its spread over the seeds (min–max), beside the plain recipe's. A lever is a change of
 the example's :class:`~mlcheatsheet.training.GanConfig` (:data:`LEVERS`); everything else,
-the data, the networks, the seeds, the number of steps, is the same for all.
+the data, the networks, the seeds, the number of steps, is the same for all. A lever may
+also change a network's arguments (its ``"generator"`` or ``"discriminator"`` entry), e.g.
+SAGAN's spectral normalisation, which the example's generator leaves out.
 """
 
 from __future__ import annotations
@@ -36,15 +38,24 @@ LEVERS: dict[str, dict[str, Any]] = {
     "r1-small": {"r1_gamma": 0.1},
     "diffaugment+r1": {"augment": ("translation", "cutout"), "r1_gamma": 1.0},
     "ttur": {"lr_generator": 1e-3, "lr_discriminator": 4e-3},
+    # SAGAN only: the paper's spectral normalisation of every generator weight and of the class embedding
+    "sn-generator": {"generator": {"spectral_norm": True}},
+    "sn-embedding": {"discriminator": {"embedding_spectral_norm": True}},
+    "sn-both": {"generator": {"spectral_norm": True}, "discriminator": {"embedding_spectral_norm": True}},
 }
 
 
-def _networks(model: str, image_shape: tuple[int, int, int]) -> tuple[torch.nn.Module, torch.nn.Module]:
+def _networks(model: str, image_shape: tuple[int, int, int], generator: dict[str, Any],
+              discriminator: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The example's two networks, with a lever's changes of their arguments."""
     if model == "dcgan":  # the DCGAN example's networks
-        return (DCGANGenerator(latent_dim=16, base_channels=32, image_shape=image_shape),
-                DCGANDiscriminator(image_shape=image_shape, base_channels=32, batch_norm=False, spectral_norm=True))
-    return (SAGANGenerator(image_shape=image_shape, latent_dim=32, num_classes=10, base_channels=32),  # the SAGAN example's
-            SAGANDiscriminator(image_shape=image_shape, num_classes=10, base_channels=32))
+        return (DCGANGenerator(**{"latent_dim": 16, "base_channels": 32, "image_shape": image_shape, **generator}),
+                DCGANDiscriminator(**{"image_shape": image_shape, "base_channels": 32, "batch_norm": False,
+                                      "spectral_norm": True, **discriminator}))
+    return (SAGANGenerator(**{"image_shape": image_shape, "latent_dim": 32, "num_classes": 10, "base_channels": 32,
+                              "spectral_norm": False, **generator}),  # the SAGAN example's
+            SAGANDiscriminator(**{"image_shape": image_shape, "num_classes": 10, "base_channels": 32,
+                                  "embedding_spectral_norm": False, **discriminator}))
 
 
 def _recipe(model: str, steps: int) -> GanConfig:
@@ -60,8 +71,10 @@ def run(model: str, lever: str, seed: int, steps: int) -> dict[str, float]:
     data = load_dataset("mnist-5k", verbose=False)
     scorer = fid_scorer(data, device="cpu")
     seed_everything(seed)
-    generator, discriminator = _networks(model, data.image_shape)
-    config = replace(_recipe(model, steps), seed=seed, **LEVERS[lever])
+    settings = dict(LEVERS[lever])
+    generator, discriminator = _networks(model, data.image_shape, settings.pop("generator", {}),
+                                         settings.pop("discriminator", {}))
+    config = replace(_recipe(model, steps), seed=seed, **settings)
     start = time.perf_counter()
     history = fit_gan(generator, discriminator, data, config, scorer=scorer, device="cpu")
     seconds = time.perf_counter() - start

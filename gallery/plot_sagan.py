@@ -45,14 +45,24 @@ print(f"FID floor {scorer.floor:.3f}; the classifier gets {100 * scorer.accuracy
 # :math:`w^\top \phi(x) + b + e_y^\top \phi(x)` (a projection discriminator). Each has
 # one self-attention block — the generator on its second-largest map, the discriminator
 # after its second downsampling, where the :math:`(HW)^2` scores stay cheap — and every
-# weight :math:`W` is used as :math:`W / \sigma(W)`, divided by its largest singular
-# value.
+# weight :math:`W` of the discriminator is used as :math:`W / \sigma(W)`, divided by its
+# largest singular value.
+#
+# The paper normalises the generator's weights and the class embedding too. Here both are
+# left plain (``spectral_norm=False``, ``embedding_spectral_norm=False``), as in SNGAN,
+# where only the discriminator's layers are normalised. With :math:`\sigma(W) \le 1` the
+# column of the generator's first layer that reads the one-hot class keeps a norm of at
+# most 1, beside a noise vector :math:`z` of norm about :math:`\sqrt{32}`.
+# ``python -m benchmarks.gan_levers --model sagan --levers plain sn-both`` measures the two
+# choices at this script's steps and seeds.
 from mlcheatsheet.models import SAGANDiscriminator, SAGANGenerator
 from mlcheatsheet.training import count_parameters
 
 seed_everything(0)
-generator = SAGANGenerator(image_shape=data.image_shape, latent_dim=32, num_classes=data.num_classes, base_channels=32)
-discriminator = SAGANDiscriminator(image_shape=data.image_shape, num_classes=data.num_classes, base_channels=32)
+generator = SAGANGenerator(image_shape=data.image_shape, latent_dim=32, num_classes=data.num_classes, base_channels=32,
+                           spectral_norm=False)
+discriminator = SAGANDiscriminator(image_shape=data.image_shape, num_classes=data.num_classes, base_channels=32,
+                                   embedding_spectral_norm=False)
 generator.attention
 
 # %%
@@ -72,7 +82,7 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # gives this run's.
 from mlcheatsheet.training import GanConfig, fit_gan
 
-steps = 600
+steps = 1000
 # sphinx_gallery_start_ignore
 steps = build_length("sagan", device, steps=steps)
 # sphinx_gallery_end_ignore

@@ -195,11 +195,12 @@ class Comparison:
         return f"{numbers}: {self.winner} is ahead of {loser} by {abs(gap):.1f} points, significant at 5%."
 
 
-def _paired(first: str, a: torch.Tensor, second: str, b: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both measurements as flat CPU tensors, refused unless they cover the same number of images."""
+def _paired(first: str, a: torch.Tensor | Sequence[float], second: str, b: torch.Tensor | Sequence[float], dtype: torch.dtype,
+            unit: str = "images") -> tuple[torch.Tensor, torch.Tensor]:
+    """Both measurements as flat CPU tensors, refused unless they cover the same number of units."""
     a, b = (torch.as_tensor(t, dtype=dtype).flatten().cpu() for t in (a, b))
     if a.shape != b.shape:
-        raise ValueError(f"{first} was measured on {len(a)} images and {second} on {len(b)}: a paired test needs the same images")
+        raise ValueError(f"{first} was measured on {len(a)} {unit} and {second} on {len(b)}: a paired test needs the same {unit}")
     return a, b
 
 
@@ -218,7 +219,7 @@ def compare_classifiers(first: str, first_correct: torch.Tensor, second: str, se
 
 @dataclass(frozen=True)
 class MeanComparison:
-    """Two models' per-image values (errors, losses) on the same images, compared by a paired t-test.
+    """Two models' values on the same units (per-image errors, or one score per training seed), compared by a paired t-test.
 
     Attributes:
         names: The two models.
@@ -227,6 +228,7 @@ class MeanComparison:
         p_value: Two-sided p-value of the paired t-test.
         lower_is_better: Whether a smaller value is better (an error).
         what: What the values are, e.g. ``"MSE per pixel"``.
+        unit: What the pairs are, e.g. ``"images"`` or ``"training seeds"``.
     """
 
     names: tuple[str, str]
@@ -235,6 +237,7 @@ class MeanComparison:
     p_value: float
     lower_is_better: bool
     what: str
+    unit: str = "images"
 
     @property
     def winner(self) -> str | None:
@@ -247,26 +250,32 @@ class MeanComparison:
     def sentence(self) -> str:
         """The finding in words that follow the numbers."""
         (a, b), (ma, mb) = self.names, self.means
-        numbers = (f"{self.what}: {a} {ma.format()} vs {b} {mb.format()} on the same {ma.n:,} images "
+        numbers = (f"{self.what}: {a} {ma.format()} vs {b} {mb.format()} on the same {ma.n:,} {self.unit} "
                    f"(difference {self.difference.format()}, paired t-test p = {self.p_value:.3g})")
         if self.winner is None:
-            return f"{numbers}: the difference is within the noise of {ma.n:,} images."
+            return f"{numbers}: the difference is within the noise of {ma.n:,} {self.unit}."
         return f"{numbers}: {self.winner} is better, significant at 5%."
 
 
-def compare_means(first: str, first_values: torch.Tensor, second: str, second_values: torch.Tensor, *,
-                  what: str, lower_is_better: bool = True) -> MeanComparison:
-    """Compare two models' per-image values on the same images (a paired t-test, scipy's ``ttest_rel``).
+def compare_means(first: str, first_values: torch.Tensor | Sequence[float], second: str,
+                  second_values: torch.Tensor | Sequence[float], *, what: str, lower_is_better: bool = True,
+                  unit: str = "images") -> MeanComparison:
+    """Compare two models' values paired by ``unit`` (a paired t-test, scipy's ``ttest_rel``).
+
+    The pairs are usually images (each model's error on the same image); for generators
+    trained from several seeds they are the seeds, each model's score from the same seed.
 
     Raises:
-        ValueError: The two were not measured on the same number of images.
+        ValueError: The two were not measured on the same number of units, or on fewer than two.
     """
-    a, b = _paired(first, first_values, second, second_values, torch.float64)
+    a, b = _paired(first, first_values, second, second_values, torch.float64, unit)
+    if len(a) < 2:
+        raise ValueError(f"comparing {what} needs at least two {unit}, got {len(a)}")
     test = stats.ttest_rel(a.numpy(), b.numpy())
     ci = test.confidence_interval(confidence_level=LEVEL)
     difference = Interval(float((a - b).mean()), float(ci.low), float(ci.high), "paired t", len(a))
     return MeanComparison((first, second), (mean_interval(a), mean_interval(b)), difference, float(test.pvalue),
-                          lower_is_better, what)
+                          lower_is_better, what, unit)
 
 
 @dataclass(frozen=True)

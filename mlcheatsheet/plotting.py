@@ -24,6 +24,7 @@ __all__ = [
     "plot_codes_2d",
     "plot_latent_manifold",
     "plot_power_spectra",
+    "plot_seed_spread",
     "plot_vae_history",
     "plot_confusion_matrix",
     "plot_feature_maps",
@@ -653,6 +654,40 @@ def plot_power_spectra(spectra: Mapping[str, torch.Tensor], *, examples: Mapping
     fig.colorbar(shown, ax=axes[0, :].tolist(), shrink=0.8, label="log10 power")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def plot_seed_spread(panels: Mapping[str, Mapping[str, Sequence[float]]], seeds: Sequence[int], *,
+                     lines: Mapping[str, float] | None = None, title: str = "Every training seed") -> Figure:
+    """One panel per measurement: each variant's value from every seed, the seeds joined across variants.
+
+    A comparison paired by seed reads along the lines: a variant that is better on every
+    seed has every line falling towards it, whatever the spread between the seeds.
+
+    Args:
+        panels: Measurement (the y-axis label, e.g. ``"FID / floor"``) -> variant -> one value per seed.
+        seeds: The seeds, in the order of the values (the legend).
+        lines: Measurement -> a reference value drawn as a dashed line (e.g. a 5% class share).
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 0.6, 3.8), squeeze=False, layout="constrained")
+    for ax, (measure, variants) in zip(axes[0], panels.items()):
+        names = list(variants)
+        x = np.arange(len(names))
+        values = np.array([list(variants[name]) for name in names], dtype=float)  # (variants, seeds)
+        for j, seed in enumerate(seeds):
+            ax.plot(x, values[:, j], marker="o", color=f"C{j}", alpha=0.8, lw=1, label=f"seed {seed}")
+        ax.scatter(x, values.mean(axis=1), marker="_", s=400, color="black", zorder=3, label="mean")
+        if lines and measure in lines:
+            ax.axhline(lines[measure], color="0.4", ls="--", lw=1)
+        ax.set_xticks(x, [name.replace(" ", "\n", 1) for name in names], fontsize=8)
+        ax.set(ylabel=measure, title=measure)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
     return fig
 
 

@@ -366,3 +366,13 @@ def test_the_shards_command_prints_patterns_that_cover_the_gallery(tmp_path: Pat
     bad = subprocess.run([sys.executable, str(ROOT / "docs" / "_ext" / "examplecache.py"), "shards", "0"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "usage:" in bad.stderr
+
+
+def test_examples_run_longest_first_and_the_ablation_first_when_nothing_was_timed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # an empty cache: a fresh clone
+    scripts = ["plot_mlp.py", "plot_cnn.py", "plot_gan_techniques.py", "plot_dcgan.py"]
+    assert sorted(scripts, key=examplecache.RunOrder("gallery")) == ["plot_gan_techniques.py", "plot_mlp.py", "plot_cnn.py", "plot_dcgan.py"]
+    entry = tmp_path / "cache" / "examples" / "abc"
+    entry.mkdir(parents=True)
+    (entry / "manifest.json").write_text(json.dumps({"script": "plot_cnn.py", "stored_at": "2026-12-04T10:00:00", "seconds": 50.0}))
+    assert sorted(scripts, key=examplecache.RunOrder("gallery"))[0] == "plot_cnn.py"  # a recorded time comes first

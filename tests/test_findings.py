@@ -121,3 +121,20 @@ def test_conditional_coverage_compares_the_shares_with_the_requests() -> None:
     sentence = conditional_coverage_finding(shares, [str(k) for k in range(10)], accuracy_interval([True] * 681 + [False] * 319))
     assert "each class was asked for in 10.0% of the samples" in sentence
     assert "4.6% (4) to 17.9% (3)" in sentence and "68.1%" in sentence
+
+
+def test_seeds_are_compared_paired_and_a_winner_needs_to_hold_across_them() -> None:
+    from mlcheatsheet.findings import compare_means
+
+    plain = [10.0, 14.0, 9.0]  # a wide spread between seeds ...
+    steady = compare_means("B", [8.0, 12.1, 7.0], "A", plain, what="FID / floor", unit="training seeds")
+    # ... but B is lower by about 2 on every seed: paired, that is beyond the spread
+    assert steady.winner == "B" and steady.difference.n == 3
+    assert "on the same 3 training seeds" in steady.sentence() and steady.sentence().endswith("B is better, significant at 5%.")
+    mixed = compare_means("C", [6.0, 15.0, 9.5], "A", plain, what="FID / floor", unit="training seeds")
+    assert mixed.winner is None  # lower on average, but not on every seed
+    assert mixed.sentence().endswith("the difference is within the noise of 3 training seeds.")
+    with pytest.raises(ValueError, match="measured on 2 training seeds and A on 3: a paired test needs the same training seeds"):
+        compare_means("D", [1.0, 2.0], "A", plain, what="FID / floor", unit="training seeds")
+    with pytest.raises(ValueError, match="needs at least two training seeds, got 1"):
+        compare_means("D", [1.0], "A", [2.0], what="FID / floor", unit="training seeds")

@@ -686,3 +686,57 @@ def test_a_short_run_with_augmentation_and_r1_trains(mnist5k) -> None:
                       augment=("translation", "cutout"), r1_gamma=1.0), device="cpu")
     assert all(math.isfinite(v) for v in history.generator_loss + history.discriminator_loss)
     assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))
+
+
+def _runs(ratios: dict[str, list[float]], rarest: dict[str, list[float]]) -> dict[str, list[object]]:
+    """Stand-ins for trained runs: what the ablation's findings read of each (its scores and seconds)."""
+    from types import SimpleNamespace
+
+    def run(ratio: float, share: float) -> object:
+        quality = SimpleNamespace(ratio=ratio, fid=0.8 * ratio, floor=0.8, min_class_share=share, precision=0.7, recall=0.8)
+        return SimpleNamespace(quality=quality, history=SimpleNamespace(total_seconds=10.0))
+
+    return {name: [run(r, s) for r, s in zip(values, rarest[name])] for name, values in ratios.items()}
+
+
+def test_an_ablation_over_seeds_compares_paired_by_seed_and_names_partly_collapsed_runs() -> None:
+    from mlcheatsheet.training import collapse_line, compare_to_baseline
+    from mlcheatsheet.training.variants import seed_findings, seed_record
+
+    runs = _runs({"DCGAN": [10.0, 14.0, 9.0], "steady": [8.0, 12.1, 7.0], "noisy": [6.0, 15.0, 9.5]},
+                 {"DCGAN": [0.07, 0.06, 0.08], "steady": [0.07, 0.03, 0.08], "noisy": [0.02, 0.01, 0.06]})
+    comparisons = compare_to_baseline(runs)  # the first variant is the baseline
+    assert list(comparisons) == ["steady", "noisy"]
+    assert comparisons["steady"].winner == "steady" and comparisons["noisy"].winner is None
+    line = collapse_line(runs, [0, 1, 2])
+    assert line == ("Partly collapsed (the rarest class below 5% of the samples, where 10% is even): "
+                    "steady, on 1 of 3 seeds: seed 1 (3.0%); noisy, on 2 of 3 seeds: seed 0 (2.0%), seed 1 (1.0%).")
+    assert collapse_line(_runs({"a": [1.0, 2.0]}, {"a": [0.09, 0.05]}), [4, 5]).startswith("No run's rarest class fell below 5%")
+    found = seed_findings(runs, [0, 1, 2])
+    assert [f.name for f in found] == ["steady", "noisy", "collapse"]
+    assert "each variant paired with the DCGAN of the same seed" in found[0].covers
+    record = seed_record(runs, [0, 1, 2])
+    assert record["noisy: min class share"] == 0.01 and record["steady: seed 1 ratio"] == 12.1
+    assert record["DCGAN: ratio"] == pytest.approx(11.0) and record["DCGAN: FID low"] < record["DCGAN: FID"] < record["DCGAN: FID high"]
+
+
+def test_an_ablation_needs_two_distinct_seeds(mnist5k, scorer) -> None:
+    from mlcheatsheet.training import GanVariant, fit_gan_seeds
+
+    variant = {"a": GanVariant(lambda: DCGANGenerator(latent_dim=8, base_channels=8), lambda: DCGANDiscriminator(base_channels=8))}
+    for seeds in ([0], [1, 1]):
+        with pytest.raises(ValueError, match="training seeds must be at least two distinct values"):
+            fit_gan_seeds(variant, mnist5k, _short(), scorer=scorer, seeds=seeds)
+
+
+def test_the_seed_figure_draws_every_seed_of_every_variant() -> None:
+    from mlcheatsheet.plotting import plot_seed_spread
+
+    fig = plot_seed_spread({"FID / floor": {"a": [1.0, 2.0, 3.0], "b": [2.0, 2.5, 2.0]},
+                            "rarest class (%)": {"a": [7.0, 4.0, 9.0], "b": [8.0, 8.0, 6.0]}},
+                           [0, 1, 2], lines={"rarest class (%)": 5.0})
+    left, right = fig.axes
+    seed_lines = [line for line in left.get_lines() if line.get_label().startswith("seed")]
+    assert [line.get_label() for line in seed_lines] == ["seed 0", "seed 1", "seed 2"]
+    assert list(seed_lines[1].get_ydata()) == [2.0, 2.5]  # seed 1 of a, then of b
+    assert any(list(line.get_ydata()) == [5.0, 5.0] for line in right.get_lines())  # the 5% line

@@ -223,3 +223,13 @@ def test_bad_input_gives_clear_errors() -> None:
         SAGANDiscriminator(attention_size=28)
     with pytest.raises(ValueError, match="base_channels must be a positive integer"):
         build_model("sagan-discriminator", base_channels=0)
+
+
+def test_spectral_norm_off_starts_each_layer_where_the_normalised_one_starts_and_then_leaves_it_free() -> None:
+    g = SAGANGenerator(latent_dim=8, base_channels=8, spectral_norm=False)
+    d = SAGANDiscriminator(base_channels=8, embedding_spectral_norm=False)
+    assert not any(parametrize.is_parametrized(m) for m in g.modules())
+    assert not parametrize.is_parametrized(d.embed) and parametrize.is_parametrized(d.head)  # the rest of D stays normalised
+    for layer in (g.project, g.to_image.conv, g.attention.query, d.embed):
+        assert torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2).item() == pytest.approx(1.0, rel=1e-4)
+    assert g(torch.randn(2, 8), torch.tensor([0, 9])).shape == (2, 1, 28, 28)

@@ -49,8 +49,10 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
         example, data, device, parameters, training, result, target = row
         assert device == "cpu"
         assert re.fullmatch(r"[\d,]+", parameters) and int(parameters.replace(",", "")) > 0
-        # \s: no-break spaces too; an ablation's variants as "5 × 12 steps"
-        assert re.fullmatch(r"\d+\.\d\ss\s\((\d\s×\s)?[\d,]+\ssteps\)", training), training
+        # \s: no-break spaces too; an ablation's variants and seeds as "4 × 2 × 12 steps"
+        assert re.fullmatch(r"\d+\.\d\ss\s\((\d\s×\s\d\s×\s)?[\d,]+\ssteps\)", training), training
+        if example.startswith("GAN techniques"):
+            assert re.search(r"\d\s×\s2\s×\s12\ssteps", training), training  # every variant from the quick budget's two seeds
         assert re.search(r"\d", result), result
         assert re.fullmatch(r"mnist-5k|mnist|fashion-mnist|cifar10|cifar100", data), data  # the name; the source below
         assert target == "no target in quick mode", target  # quick budgets have no targets
@@ -62,6 +64,8 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
     mlp = next(r for r in rows if r[0] == "MLP")
     assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[5])  # with its 95% interval
     assert "In brackets: the 95% confidence interval" in page
+    # The seed spread, from the ablation's seeds, beside the intervals that leave it out.
+    assert re.search(r"trained from 2 seeds, scored \d+\.\d× to \d+\.\d× the FID floor", _text(page)), _text(page)[:2000]
     assert "sphx_glr_auto_examples_plot_mlp.py" in page or "auto_examples/plot_mlp.html" in page
     assert "Built in quick mode" in page
     # The long source line once, below the table (and as the tooltip of each data cell).

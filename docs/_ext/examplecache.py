@@ -449,11 +449,11 @@ class RunOrder:
         self.src_dir = src_dir
         self.times = recorded_times()
 
-    def __call__(self, filename: str) -> tuple[float, int, str]:
-        from sitemap import example_rank
+    def __call__(self, filename: str) -> tuple[float, bool, int, str]:
+        from sitemap import RUN_FIRST, example_rank
 
         rank = example_rank(filename)
-        return (-self.times.get(Path(filename).name, 0.0), *rank)
+        return (-self.times.get(Path(filename).name, 0.0), Path(filename).stem.removeprefix("plot_") not in RUN_FIRST, *rank)
 
     def __repr__(self) -> str:  # part of the configuration Sphinx compares between builds: keep it fixed
         return f"<{type(self).__name__}: longest first>"

@@ -32,11 +32,30 @@ from sitemap import example_label, example_rank
 
 # -- results-table --------------------------------------------------------------------
 def _steps(result: Result) -> str:
-    """The steps a result trained, as "5 × 500 steps" for an ablation of variants trained alike."""
+    """The steps a result trained, as "4 × 3 × 500 steps" for an ablation of variants trained alike from seeds."""
     variants, each = len(result.variants()), int(result.extra.get("steps per variant", 0))
-    if variants > 1 and each and variants * each == result.steps:
-        return f"{variants}\u00a0×\u00a0{each:,}\u00a0steps"
+    seeds = int(result.extra.get("seeds", 1))
+    if variants > 1 and each and variants * seeds * each == result.steps:
+        runs = f"{variants}\u00a0×\u00a0{seeds}" if seeds > 1 else f"{variants}"
+        return f"{runs}\u00a0×\u00a0{each:,}\u00a0steps"
     return f"{result.steps:,}\u00a0steps"
+
+
+def seed_spread(results: list[Result]) -> str:
+    """How far a GAN moves between training seeds, from the ablation that measured it ("" when none did).
+
+    Every other GAN number of the build has an interval over draws of samples from one
+    trained generator; this sentence gives the scale that interval leaves out.
+    """
+    for result in results:
+        seeds = int(result.extra.get("seeds", 1))
+        for variant, numbers in result.variants().items():
+            ratios = [numbers[f"seed {k} ratio"] for k in range(seeds) if f"seed {k} ratio" in numbers]
+            if seeds > 1 and len(ratios) == seeds:
+                return (f"Retrained from another seed, a GAN moves further than its draws: the {variant} of "
+                        f"{result.title} ({result.extra['steps per variant']:,.0f} steps), trained from {seeds} seeds, "
+                        f"scored {min(ratios):.1f}× to {max(ratios):.1f}× the FID floor.")
+    return ""
 
 
 def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
@@ -101,8 +120,10 @@ def _results_notes(results: list[Result], scripts: list[Path]) -> list[nodes.Nod
         notes.append(nodes.paragraph(
             text="In brackets: the 95% confidence interval — Wilson's for an accuracy on the held-out "
                  "images, a t-interval over the held-out images for an error or a negative ELBO, and over "
-                 "ten independent draws of samples for an FID. Two results whose intervals overlap may "
-                 "not differ at all; the example pages compare models on the same images.",
+                 "ten independent draws of samples from one trained generator for an FID. Unless the metric "
+                 "names training seeds, each model trained once, from one seed, and its interval does not cover "
+                 "retraining. Two results whose intervals overlap may not differ at all; the example pages "
+                 "compare models on the same images." + (f" {spread}" if (spread := seed_spread(results)) else ""),
             classes=["cheatsheet-muted"]))
     notes.append(nodes.paragraph(
         text=f"Target: the quality each example's full budget was measured to reach on {TARGET_DEVICE} with "
@@ -193,15 +214,19 @@ class GanComparison(SphinxDirective):
         if not results:
             return [note("No GAN example recorded a result in this build.")]
         rows = [row for r in results for row in _gan_rows(r, example_label(gallery_dir(self), r.example), self.env.docname)]
-        notes = [nodes.paragraph(
-            text="FID in the package classifier's feature space, against the held-out images, the mean of ten independent "
-                 "draws of samples with its 95% t-interval; FID / floor divides it by the FID between two sets of real "
-                 "images (what a perfect generator would score). Precision is the share of samples that fall where "
-                 "real images are in the classifier's feature space, recall the share of real images the samples cover "
-                 "(Kynkäänniemi et al. 2019; the mean over the draws); the rarest class is pooled over the draws. "
-                 "The examples differ in steps, networks and recipe: a row is a finding of its own example, "
-                 "and only the rows of one ablation share seeds, steps and recipe.",
-            classes=["cheatsheet-muted"])]
+        explained = [
+            "FID in the package classifier's feature space, against the held-out images, the mean of ten independent "
+            "draws of samples from one trained generator with its 95% t-interval (an ablation's rows: the mean over "
+            "its training seeds, with the t-interval over the seeds, and the rarest class of its worst seed); the "
+            "draws do not cover retraining.",
+            seed_spread(results),
+            "FID / floor divides it by the FID between two sets of real images (what a perfect generator would score). "
+            "Precision is the share of samples that fall where real images are in the classifier's feature space, recall "
+            "the share of real images the samples cover (Kynkäänniemi et al. 2019; the mean over the draws); the rarest "
+            "class is pooled over the draws. The examples differ in steps, networks and recipe: a row is a finding of "
+            "its own example, and only the rows of one ablation share seeds, steps and recipe.",
+        ]
+        notes = [nodes.paragraph(text=" ".join(part for part in explained if part), classes=["cheatsheet-muted"])]
         real = next(((r.extra["real precision"], r.extra["real recall"]) for r in results if "real precision" in r.extra), None)
         if real is not None:
             notes.append(nodes.paragraph(text=f"One set of real images against the other scores {real[0]:.2f} / {real[1]:.2f}: "

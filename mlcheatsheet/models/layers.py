@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrizations
 
-__all__ = ["FastDropout", "with_spectral_norm"]
+__all__ = ["FastDropout", "spectral_norm_at_start", "with_spectral_norm"]
 
 
 class FastDropout(nn.Dropout):
@@ -66,3 +66,23 @@ def with_spectral_norm(module: nn.Module) -> nn.Module:
         1.0
     """
     return parametrizations.spectral_norm(module)
+
+
+def spectral_norm_at_start(module: nn.Module) -> nn.Module:
+    """``module`` with its ``weight`` divided by its largest singular value once, now.
+
+    The layer starts where :func:`with_spectral_norm` would start it, :math:`W_0 / \\sigma(W_0)`,
+    and then trains without the bound. A model that offers spectral normalisation as an
+    option uses this when it is off, so the two choices differ in one thing only: whether
+    the bound holds during training. (With Adam, a smaller weight also moves faster
+    relative to its size, so the starting scale is part of the recipe.)
+
+    Example:
+        >>> layer = spectral_norm_at_start(nn.Linear(8, 4))
+        >>> round(torch.linalg.matrix_norm(layer.weight.detach(), ord=2).item(), 2)
+        1.0
+    """
+    with torch.no_grad():
+        weight = module.weight
+        weight.div_(torch.linalg.matrix_norm(weight.flatten(1), ord=2))  # as spectral_norm reads it: (out, everything else)
+    return module

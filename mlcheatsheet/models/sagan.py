@@ -20,6 +20,11 @@ Normalization for Generative Adversarial Networks", ICLR 2018,
 https://arxiv.org/abs/1802.05957): every weight is used as :math:`W / \\sigma(W)`, with
 :math:`\\sigma(W)` its largest singular value estimated by one power-iteration step per
 training forward pass, which bounds the Lipschitz constant of each linear layer by 1.
+Miyato et al. normalise the discriminator only; Zhang et al. add it to the generator, against
+sudden jumps of its weights. Both are options here (``spectral_norm`` of the generator,
+``embedding_spectral_norm`` of the discriminator's class embedding), because a short run is
+where the bound costs most: the generator's first layer maps the one-hot class with a
+weight of norm at most 1, beside a noise vector of norm about :math:`\\sqrt{Z}`.
 
 The generator is conditioned through its input (the one-hot class beside :math:`z`) and
 class-conditional BatchNorm (de Vries et al., "Modulating early visual processing by
@@ -45,7 +50,7 @@ from torch import nn
 from ._checks import check_image_batch, check_positive
 from .dcgan import _check_labels, stage_sizes
 from .gan import check_latent_batch
-from .layers import with_spectral_norm
+from .layers import spectral_norm_at_start, with_spectral_norm
 from .registry import register_model
 
 __all__ = [
@@ -89,7 +94,8 @@ class SelfAttention(nn.Module):
             :math:`\\max(C // 8, 1)`.
         value_channels: Channels of the values; default :math:`\\max(C // 2, 1)`.
         spectral_norm: Spectrally normalise the four convolutions (with
-            :func:`~mlcheatsheet.models.layers.with_spectral_norm`).
+            :func:`~mlcheatsheet.models.layers.with_spectral_norm`); ``False`` only starts
+            them at spectral norm 1 (:func:`~mlcheatsheet.models.layers.spectral_norm_at_start`).
 
     Shape:
         - Input: :math:`(N, C, H, W)`.
@@ -119,7 +125,7 @@ class SelfAttention(nn.Module):
         value_channels = max(channels // 2, 1) if value_channels is None else value_channels
         check_positive("key_channels", key_channels)
         check_positive("value_channels", value_channels)
-        wrap = with_spectral_norm if spectral_norm else (lambda module: module)
+        wrap = with_spectral_norm if spectral_norm else spectral_norm_at_start
         # No bias on the key: it adds q . b to every score of query q, which the softmax
         # cancels. None on the value: the weights of a query sum to 1, so it would pass
         # through as a constant, which the out conv's bias already is. None on the query
@@ -204,16 +210,18 @@ class ConditionalBatchNorm2d(nn.Module):
 
 
 class _UpsampleStage(nn.Module):
-    """One generator stage: ``ConditionalBatchNorm → ReLU → nearest upsampling x2 → SN conv 3x3``."""
+    """One generator stage: ``ConditionalBatchNorm → ReLU → nearest upsampling x2 → (SN) conv 3x3``."""
 
-    def __init__(self, in_channels: int, out_channels: int, *, num_classes: int, bias: bool = False) -> None:
+    def __init__(self, in_channels: int, out_channels: int, *, num_classes: int, bias: bool = False,
+                 spectral_norm: bool = True) -> None:
         super().__init__()
         self.norm = ConditionalBatchNorm2d(in_channels, num_classes=num_classes)
         # Nearest upsampling then a 3x3 convolution rather than a transposed convolution: it
         # avoids the checkerboard artefacts of overlapping strides (Odena et al. 2016), and is
         # what SNGAN's and SAGAN's ResNet generators do. A bias only on the image layer: the
         # next norm removes any other.
-        self.conv = with_spectral_norm(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=bias))
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=bias)
+        self.conv = (with_spectral_norm if spectral_norm else spectral_norm_at_start)(conv)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.norm(x, labels))
@@ -224,7 +232,7 @@ class _UpsampleStage(nn.Module):
 class SAGANGenerator(nn.Module):
     """The SAGAN generator: a linear map from the noise, upsampling stages, one self-attention block.
 
-    The noise and the one-hot class are mapped by a spectrally normalised linear layer to the
+    The noise and the one-hot class are mapped by a (spectrally normalised) linear layer to the
     smallest feature map;
     each stage is ``ConditionalBatchNorm → ReLU → upsample x2 → SN conv 3x3`` and halves the
     channels; a :class:`~mlcheatsheet.models.sagan.SelfAttention` block follows the stage
@@ -252,6 +260,10 @@ class SAGANGenerator(nn.Module):
             the first map and the image); default the second-largest side (14 for 28 px, 16
             for 32 px), where a position can see the whole image at a cost of
             :math:`(HW)^2` scores per image.
+        spectral_norm: Spectrally normalise every weight, as Zhang et al. do; ``False``
+            leaves the generator's layers unbounded, as SNGAN's generator is (its BatchNorms
+            already fix the scale of every map but the image), but starts each where the
+            normalised layer would start (:func:`~mlcheatsheet.models.layers.spectral_norm_at_start`).
 
     Attributes:
         attention: The :class:`~mlcheatsheet.models.sagan.SelfAttention` block, e.g. to hook and look at its map.
@@ -281,6 +293,7 @@ class SAGANGenerator(nn.Module):
         num_classes: int = 10,
         base_channels: int = 32,
         attention_size: int | None = None,
+        spectral_norm: bool = True,
     ) -> None:
         super().__init__()
         sizes = stage_sizes(image_shape)  # e.g. [7, 14, 28]
@@ -300,13 +313,16 @@ class SAGANGenerator(nn.Module):
         # embedding to the first layer), and through every conditional BatchNorm. With the
         # norms alone the classes start identical, and a build's few hundred steps left most
         # samples of another class than the one asked for.
-        self.project = with_spectral_norm(nn.Linear(latent_dim + num_classes, channels[0] * sizes[0] ** 2, bias=False))
+        project = nn.Linear(latent_dim + num_classes, channels[0] * sizes[0] ** 2, bias=False)
+        self.project = (with_spectral_norm if spectral_norm else spectral_norm_at_start)(project)
         self.stages = nn.ModuleList([
-            _UpsampleStage(c_in, c_out, num_classes=num_classes) for c_in, c_out in zip(channels, channels[1:])
+            _UpsampleStage(c_in, c_out, num_classes=num_classes, spectral_norm=spectral_norm)
+            for c_in, c_out in zip(channels, channels[1:])
         ])
         self._attend_after = sizes[1:-1].index(attention_size)  # index of the stage the attention follows
-        self.attention = SelfAttention(channels[1 + self._attend_after])
-        self.to_image = _UpsampleStage(channels[-1], image_shape[0], num_classes=num_classes, bias=True)
+        self.attention = SelfAttention(channels[1 + self._attend_after], spectral_norm=spectral_norm)
+        self.to_image = _UpsampleStage(channels[-1], image_shape[0], num_classes=num_classes, bias=True,
+                                       spectral_norm=spectral_norm)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Draw one image of class ``labels[i]`` from each noise vector ``z[i]``.
@@ -344,7 +360,7 @@ class SAGANDiscriminator(nn.Module):
     .. math::
         D(x, y) = w^\\top \\phi(x) + b + e_y^\\top \\phi(x),
 
-    a projection discriminator with a spectrally normalised class embedding :math:`e`. With
+    a projection discriminator with a (spectrally normalised) class embedding :math:`e`. With
     the defaults on 1x28x28: (N, 1, 28, 28) → (N, 32, 14, 14) → (N, 64, 7, 7) + attention
     → :math:`\\phi` (N, 64) → (N,). SNGAN's discriminators add 3x3 convolutions at every
     size; on the build's CPU the strided ones alone keep a training step affordable.
@@ -359,6 +375,10 @@ class SAGANDiscriminator(nn.Module):
         base_channels: Channels of the first stage; each later stage has twice as many.
         attention_size: Side of the stage output that gets self-attention; default the output
             of the second downsampling (7 for 28 px, 8 for 32 px).
+        embedding_spectral_norm: Spectrally normalise the class embedding, as Miyato &
+            Koyama do. The bound is on the whole :math:`K \\times F` table, so every class's
+            :math:`\\lVert e_y \\rVert` is at most 1; ``False`` starts the table at the same
+            scale and lets the class term grow as fast as the rest of the discriminator learns.
 
     Attributes:
         attention: The :class:`~mlcheatsheet.models.sagan.SelfAttention` block.
@@ -387,6 +407,7 @@ class SAGANDiscriminator(nn.Module):
         num_classes: int = 10,
         base_channels: int = 32,
         attention_size: int | None = None,
+        embedding_spectral_norm: bool = True,
     ) -> None:
         super().__init__()
         sizes = stage_sizes(image_shape)  # e.g. [7, 14, 28]
@@ -412,7 +433,8 @@ class SAGANDiscriminator(nn.Module):
         self.attention = SelfAttention(channels[1 + self._attend_after])
         self.feature_dim = channels[-1]
         self.head = with_spectral_norm(nn.Linear(self.feature_dim, 1))
-        self.embed = with_spectral_norm(nn.Embedding(num_classes, self.feature_dim))
+        embed = nn.Embedding(num_classes, self.feature_dim)
+        self.embed = (with_spectral_norm if embedding_spectral_norm else spectral_norm_at_start)(embed)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         h = x

@@ -6,7 +6,8 @@
   ``fit_vae`` and their ``evaluate_*`` functions.
 - :mod:`~mlcheatsheet.training.adversarial`: ``fit_gan`` and the two updates it alternates,
   ``discriminator_step`` and ``generator_step``.
-- :mod:`~mlcheatsheet.training.variants`: ``fit_gan_variants``, GAN variants trained on equal terms.
+- :mod:`~mlcheatsheet.training.variants`: ``fit_gan_variants`` and ``fit_gan_seeds``, GAN variants trained on
+  equal terms, from one seed or several, and compared paired by seed.
 - :mod:`~mlcheatsheet.training.scorer`: ``fid_scorer``, the classifier behind FID.
 
 The names below are re-exported here, where the gallery imports them from. Device, precision
@@ -27,7 +28,14 @@ from .engine import (
 )
 from .objectives import classified_correctly, evaluate_autoencoder, evaluate_classifier, evaluate_vae, fit_autoencoder, fit_classifier, fit_vae, negative_elbo_per_image, reconstruction_errors
 from .scorer import fid_scorer
-from .variants import GanRun, GanVariant, fit_gan_variants
+from .variants import (
+    GanRun,
+    GanVariant,
+    collapse_line,
+    compare_to_baseline,
+    fit_gan_seeds,
+    fit_gan_variants,
+)
 
 __all__ = [
     "GanCollapseWarning",
@@ -40,6 +48,8 @@ __all__ = [
     "TrainConfig",
     "TrainingDivergedError",
     "classified_correctly",
+    "collapse_line",
+    "compare_to_baseline",
     "count_parameters",
     "detect_collapse",
     "evaluate_autoencoder",
@@ -50,6 +60,7 @@ __all__ = [
     "fit_autoencoder",
     "fit_classifier",
     "fit_gan",
+    "fit_gan_seeds",
     "fit_gan_variants",
     "fit_vae",
     "make_optimizer",

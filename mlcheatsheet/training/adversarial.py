@@ -164,7 +164,7 @@ class GanConfig:
 
         Example:
             >>> GanConfig(steps=800, lr_generator=1e-3, lr_discriminator=4e-3, ema=0.999).recipe()
-            '800 generator steps of 64 images; non-saturating cross-entropy loss; Adam with betas (0.5, 0.999), learning rates 0.001 (generator) and 0.004 (discriminator): the discriminator's is 4× the generator's; EMA of the generator's weights with decay 0.999'
+            '800 generator steps of 64 images; non-saturating cross-entropy loss; Adam with betas (0.5, 0.999), learning rates 0.001 (generator) and 0.004 (discriminator): the discriminator's is 4× the generator's; EMA of the generator's weights with decay min(0.999, (1 + t) / (10 + t)) at step t (0.9889 at the last step)'
         """
         loss = {"non-saturating": "non-saturating cross-entropy loss", "minimax": "minimax cross-entropy loss",
                 "hinge": "hinge loss", "wgan-gp": f"Wasserstein loss with a gradient penalty (weight {self.gp_weight:g})"}
@@ -183,8 +183,10 @@ class GanConfig:
             parts.append(f"DiffAugment ({', '.join(self.augment)}) on every image the discriminator sees")
         if self.r1_gamma:
             parts.append(f"R1 penalty on real images, gamma {self.r1_gamma:g}")
-        if self.ema:
-            parts.append(f"EMA of the generator's weights with decay {self.ema:g}")
+        if self.ema:  # the decay WeightAverage.update uses, warm-up included, at the last step
+            last = min(self.ema, (1 + self.steps) / (10 + self.steps))
+            parts.append(f"EMA of the generator's weights with decay min({self.ema:g}, (1 + t) / (10 + t)) at step t "
+                         f"({last:.4g} at the last step)")
         return "; ".join(parts)
 
 
