@@ -38,6 +38,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "r1-small": {"r1_gamma": 0.1},
     "diffaugment+r1": {"augment": ("translation", "cutout"), "r1_gamma": 1.0},
     "ttur": {"lr_generator": 1e-3, "lr_discriminator": 4e-3},
+    "batch-32": {"batch_size": 32},  # half the images per step: compare at twice the steps for equal images
     # SAGAN only: the paper's spectral normalisation of every generator weight and of the class embedding
     "sn-generator": {"generator": {"spectral_norm": True}},
     "sn-embedding": {"discriminator": {"embedding_spectral_norm": True}},

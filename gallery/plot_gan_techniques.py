@@ -1,15 +1,15 @@
 """
-Improved GAN techniques, upsampling generators and DiffAugment, over three seeds
-================================================================================
+Improved GAN techniques, upsampling generators and DiffAugment, seed by seed
+============================================================================
 
 Salimans et al. (2016) proposed minibatch discrimination (with label smoothing and feature
 matching) against a generator that collapses; Odena et al. (2016) proposed resizing and
 then convolving instead of transposed convolutions, against checkerboard artefacts; Zhao
 et al. (2020) proposed augmenting every image the discriminator sees, against a
 discriminator that memorises a small training set. This example trains the plain DCGAN and
-one variant per idea, with the same networks, steps and learning rates, from three seeds
-each, and compares each variant with the plain DCGAN of the same seed: one training run
-says how two runs differ, three say whether a recipe does.
+one variant per idea, with the same networks, steps and learning rates, from several
+seeds each, and compares each variant with the plain DCGAN of the same seed: one training
+run says how two runs differ, several say whether a recipe does.
 """
 
 # %%
@@ -41,8 +41,8 @@ print(f"FID floor {scorer.floor:.3f}; precision / recall of one set of real imag
 # The variants
 # ------------
 # Each variant changes one thing of the plain DCGAN, whose recipe is printed below from
-# its configuration (the DCGAN example's networks, but with a BatchNorm discriminator, the
-# cross-entropy loss of the original game and batches of 32):
+# its configuration (the DCGAN example's networks, but with a BatchNorm discriminator and
+# the cross-entropy loss of the original game):
 #
 # - **minibatch discrimination**: the discriminator sees, for each image, how close it is
 #   to the other images of its batch, so a batch of near-copies is easy to reject;
@@ -54,8 +54,8 @@ print(f"FID floor {scorer.floor:.3f}; precision / recall of one set of real imag
 #
 # Label smoothing and feature matching, the other two Salimans techniques (see the
 # :ref:`DCGAN page <dcgan-techniques>`), are one line each in ``variants``
-# (``GanVariant(generator, discriminator, {"feature_matching": True})``); three seeds of
-# every variant is what a build's CPU time allows for four.
+# (``GanVariant(generator, discriminator, {"feature_matching": True})``); a build's CPU
+# time allows several seeds of four variants.
 #
 # The minibatch discriminator is the DCGAN discriminator with one more layer before its
 # head:

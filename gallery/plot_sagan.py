@@ -76,8 +76,8 @@ print(f"Generator: {count_parameters(generator):,} parameters — discriminator:
 # stops pushing an image once it is beyond the margin; the generator minimises
 # :math:`-\mathbb{E}[D(G(z, y), y)]`. In the paper the discriminator learns four times
 # faster than the generator (the two time-scale update rule: :math:`4 \cdot 10^{-4}` and
-# :math:`10^{-4}`, Adam with :math:`\beta = (0, 0.9)`). A build trains for hundreds of
-# steps, not the paper's million, so its rates are larger and the generator that is
+# :math:`10^{-4}`, Adam with :math:`\beta = (0, 0.9)`). A build trains for a thousand
+# steps or so, not the paper's million, so its rates are larger and the generator that is
 # scored is a weight average (EMA): the recipe printed below, from the configuration,
 # gives this run's.
 from mlcheatsheet.training import GanConfig, fit_gan

@@ -146,6 +146,7 @@ _TARGETS: dict[str, dict[str, Target]] = {
     "dcgan": {"full": Target(16.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
     "wgan_gp": {"full": Target(60.0, higher_is_better=False, metric=_FID_RATIO, key="ratio", unit="×")},
     "conditional_dcgan": {"full": Target(0.95, metric="classified as the requested class", unit="%")},
+    "sagan": {"full": Target(0.95, metric="classified as the requested class", key="conditional accuracy", unit="%")},
 }
 
 
@@ -216,8 +217,8 @@ _BUDGETS: dict[str, dict[str, Budget]] = {
         "gpu": Budget(steps=10000, batch_size=64, dataset="mnist"),
     },
     "wgan_gp": {
-        "quick": Budget(steps=10, batch_size=64),
-        "full": Budget(steps=800, batch_size=64),
+        "quick": Budget(steps=10, batch_size=32),
+        "full": Budget(steps=2400, batch_size=32),
         "gpu": Budget(steps=4000, batch_size=64, dataset="mnist"),
     },
     "conditional_dcgan": {
