@@ -141,7 +141,10 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Ten independent sets of fresh samples from the kept generator, each as large as the
 # held-out set, scored against the held-out images: the FID below is their mean, with its
 # 95% interval; precision and recall are their means over the sets, beside what one set
-# of real images scores against the other; coverage pools all the sets.
+# of real images scores against the other; coverage pools all the sets. The interval
+# covers the draws from this one trained generator, not retraining: the
+# :ref:`techniques example <sphx_glr_auto_examples_plot_gan_techniques.py>` trains a
+# DCGAN from several seeds and shows how much further a seed moves it.
 from mlcheatsheet.plotting import show_images
 from mlcheatsheet.training import sample_images, score_generator
 

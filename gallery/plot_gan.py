@@ -159,7 +159,8 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Ten independent sets of fresh samples, each as large as the held-out set, scored
 # against the held-out images: the FID is their mean with its 95% interval, precision and
 # recall their means (beside what real images score against each other); coverage pools
-# the sets.
+# the sets. The interval covers the draws from this one trained generator, not retraining
+# from another seed, which moves a GAN further.
 from mlcheatsheet.plotting import plot_class_coverage
 from mlcheatsheet.training import sample_images, score_generator
 

@@ -106,7 +106,8 @@ _ = plot_fid_history(history, floor=scorer.floor)
 # Results
 # -------
 # Ten independent sets of fresh samples scored against the held-out images (mean FID with
-# its 95% interval; coverage pooled over the sets).
+# its 95% interval; coverage pooled over the sets). The interval covers the draws from this
+# one trained generator, not retraining from another seed, which moves a GAN further.
 from mlcheatsheet.plotting import plot_class_coverage, show_images
 from mlcheatsheet.training import sample_images, score_generator
 

@@ -65,7 +65,7 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
     assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[5])  # with its 95% interval
     assert "In brackets: the 95% confidence interval" in page
     # The seed spread, from the ablation's seeds, beside the intervals that leave it out.
-    assert re.search(r"trained from 2 seeds, scored \d+\.\d× to \d+\.\d× the FID floor", _text(page)), _text(page)[:2000]
+    assert re.search(r"trained from 2 seeds for 12 steps each, scored \d+\.\d× to \d+\.\d× the FID floor", _text(page))
     assert "sphx_glr_auto_examples_plot_mlp.py" in page or "auto_examples/plot_mlp.html" in page
     assert "Built in quick mode" in page
     # The long source line once, below the table (and as the tooltip of each data cell).
@@ -76,6 +76,20 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
     assert re.search(r"This build: commit ([0-9a-f]{4,}(\+changes)?|unknown) , trained \d{4}-\d\d-\d\d \d\d:\d\d"
                      r".* on cpu \(\d+ threads?\) with torch \d+\.\d+.*, quick mode\.", _text(stamp.group(1))), stamp.group(1)
     assert page.index("cheatsheet-stamp-line") < page.index('class="cheatsheet-table cheatsheet-results')
+
+
+@pytest.mark.docs
+def test_the_gan_comparison_lists_every_generator_and_each_ablation_variant_per_run(quick_site: Path) -> None:
+    page = (quick_site / "architectures" / "gan.html").read_text()
+    rows = {row[0]: row[1:] for row in _table(page, "cheatsheet-gans")}
+    assert {"DCGAN", "WGAN-GP", "SAGAN", "DCGAN (GAN techniques)", "DiffAugment (GAN techniques)"} <= set(rows), list(rows)
+    steps, seconds, fid, ratio, _, rarest = rows["DiffAugment (GAN techniques)"]
+    assert re.fullmatch(r"2\s×\s12", steps) and re.fullmatch(r"\d+\.\d\ss each", seconds)  # per run, over the quick budget's seeds
+    assert re.fullmatch(r"[\d.]+ \[-?[\d.]+, [\d.]+\]", fid) and ratio.endswith("×") and rarest.endswith("%")
+    assert re.fullmatch(r"[\d,]+", rows["SAGAN"][0])  # a single run: its steps alone
+    notes = _text(page)
+    assert re.search(r"an ablation.s rows: the mean over its training seeds", notes)  # the apostrophe may be typographic
+    assert re.search(r"the DCGAN of the GAN techniques example, trained from 2 seeds for 12 steps each", notes)
 
 
 @pytest.mark.docs

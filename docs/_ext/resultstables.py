@@ -52,9 +52,10 @@ def seed_spread(results: list[Result]) -> str:
         for variant, numbers in result.variants().items():
             ratios = [numbers[f"seed {k} ratio"] for k in range(seeds) if f"seed {k} ratio" in numbers]
             if seeds > 1 and len(ratios) == seeds:
-                return (f"Retrained from another seed, a GAN moves further than its draws: the {variant} of "
-                        f"{result.title} ({result.extra['steps per variant']:,.0f} steps), trained from {seeds} seeds, "
-                        f"scored {min(ratios):.1f}× to {max(ratios):.1f}× the FID floor.")
+                return (f"Retraining moves a GAN too, which no draw interval covers: the {variant} of the "
+                        f"{result.title.split(' (')[0]} example, trained from {seeds} seeds for "
+                        f"{result.extra['steps per variant']:,.0f} steps each, scored {min(ratios):.1f}× to "
+                        f"{max(ratios):.1f}× the FID floor.")
     return ""
 
 
@@ -179,20 +180,21 @@ def _gan_rows(result: Result, label: str, docname: str) -> list[list[Cell]]:
     variants = result.variants()
     if not variants:
         return [_gan_row([label_link(label, result.title, docname)], result.extra, result.steps, result.train_seconds)]
-    steps = int(result.extra.get("steps per variant", 0))
+    steps, seeds = int(result.extra.get("steps per variant", 0)), int(result.extra.get("seeds", 1))
     return [_gan_row([label_link(label, f"{variant} ({result.title.split(' (')[0]})", docname)],  # "DCGAN (GAN techniques)"
-                     numbers, steps, numbers.get("seconds", math.nan))
+                     numbers, steps, numbers.get("seconds", math.nan), runs=seeds)
             for variant, numbers in variants.items()]
 
 
-def _gan_row(name: list[nodes.Node], numbers: dict[str, float], steps: int, seconds: float) -> list[Cell]:
+def _gan_row(name: list[nodes.Node], numbers: dict[str, float], steps: int, seconds: float, *, runs: int = 1) -> list[Cell]:
+    """One generator's row; an ablation's variant trained ``runs`` times (its seeds) shows steps and seconds per run."""
     fid = (Interval(numbers["FID"], numbers["FID low"], numbers["FID high"], "t", 0).format()
            if "FID low" in numbers else f"{numbers['FID']:.3g}")
     precision, recall = numbers.get("precision", math.nan), numbers.get("recall", math.nan)
     return [
         name,
-        f"{steps:,}",
-        f"{seconds:.1f}\u00a0s",
+        f"{runs}\u00a0×\u00a0{steps:,}" if runs > 1 else f"{steps:,}",
+        f"{seconds:.1f}\u00a0s each" if runs > 1 else f"{seconds:.1f}\u00a0s",
         [nodes.strong(text=fid)],
         f"{numbers['FID'] / numbers['floor']:.1f}×",
         "—" if math.isnan(precision) else f"{precision:.2f} / {recall:.2f}",
