@@ -93,7 +93,10 @@ autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
-napoleon_custom_sections = [("Shape", "params_style")]
+# "Shape:" holds a reST list ("- Input: :math:`(N, C, H, W)`"), as torch.nn's docstrings do:
+# a generic section keeps it reST. Read as parameters, each "- Input" became a parameter
+# name, printed with its dash and any role in it left raw.
+napoleon_custom_sections = ["Shape"]
 
 # -- HTML
 html_theme = "furo"

@@ -350,3 +350,18 @@ def test_flops_of_a_recurrent_layer_are_counted_whether_or_not_torch_sees_them()
     assert summaries.forward_flops(build_model("lstm"), image) == 4 * per_gate + head
     assert summaries.forward_flops(nn.Linear(784, 10), torch.rand(1, 784)) == 2 * 784 * 10
     assert summaries.format_count(4_475_392) == "4.5 M" and summaries.format_count(14_925_312) == "15 M"
+
+
+@pytest.mark.docs
+def test_no_built_page_shows_raw_rest_markup(quick_site: Path) -> None:
+    """A double backtick or a :meth:/:func:/:class: role that reaches the reader unrendered, outside code listings."""
+    raw = re.compile(r"``|:(?:meth|func|class|attr|mod|data|ref|doc):`")
+    found = []
+    for page in sorted(quick_site.rglob("*.html")):
+        if "_modules" in page.parts or page.name in ("search.html", "genindex.html"):
+            continue  # highlighted source listings
+        html = re.sub(r"<(pre|script|style|code)[^>]*>.*?</\1>", "", page.read_text(), flags=re.S)
+        html = re.sub(r'<div class="highlight[^"]*">.*?</div>', "", html, flags=re.S)
+        found += [f"{page.relative_to(quick_site)}: ...{_text(html[max(0, m.start() - 80):m.end() + 40]).strip()}..."
+                  for m in raw.finditer(html)]
+    assert not found, "\n".join(found[:20])
