@@ -63,7 +63,7 @@ def test_make_plan_lists_every_example_for_this_machine_and_for_a_gpu(tmp_path: 
         assert "sagan: 20,000 steps of 64 — cifar10 (not on disk, offline: the embedded mnist-5k stands in)" in done.stdout
         assert "no cuda on this machine" in done.stdout and "bfloat16" in done.stdout
     else:
-        assert "plan of a full build on cpu" in done.stdout and "sagan: 600 steps of 64 — mnist-5k (embedded)" in done.stdout
+        assert "plan of a full build on cpu" in done.stdout and "sagan: 1,000 steps of 64 — mnist-5k (embedded)" in done.stdout
 
 
 def test_make_plan_refuses_an_unknown_device_in_one_line() -> None:

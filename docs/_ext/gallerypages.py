@@ -197,14 +197,17 @@ def _in_architecture_order(text: str) -> str:
     :class:`examplecache.RunOrder`); the reader gets the families in the order of the site.
     """
     def rank(block: str) -> tuple[int, str]:
-        found = re.search(r"plot_(\w+)", block)
+        # The page's own name (the :doc: link or the toctree line), not the thumbnail's file
+        # name, whose "plot_cnn_thumb" would rank as an unknown example.
+        found = re.search(r"(?::doc:`|^   )/[^`\n]*/plot_(\w+)", block, re.M)
         return example_rank(found.group(1) if found else "")
 
     blocks = list(_THUMBNAIL_BLOCK.finditer(text))
-    if blocks:
-        first, last = blocks[0].start(), blocks[-1].end()
-        if text[first:last] == "".join(b.group(0) for b in blocks):  # adjacent, as sphinx-gallery writes them
-            text = text[:first] + "".join(sorted((b.group(0) for b in blocks), key=rank)) + text[last:]
+    gaps = [text[a.end():b.start()] for a, b in zip(blocks, blocks[1:])]
+    if blocks and all(not gap.strip() for gap in gaps):  # one after another, as sphinx-gallery writes them
+        ordered = sorted((b.group(0) for b in blocks), key=rank)
+        text = (text[:blocks[0].start()] + "".join(block + gap for block, gap in zip(ordered, [*gaps, ""]))
+                + text[blocks[-1].end():])
     return _TOCTREE_ENTRY.sub(lambda m: "".join(sorted(m.group(0).splitlines(keepends=True), key=rank)), text)
 
 
