@@ -22,9 +22,10 @@ https://arxiv.org/abs/1802.05957): every weight is used as :math:`W / \\sigma(W)
 training forward pass, which bounds the Lipschitz constant of each linear layer by 1.
 Miyato et al. normalise the discriminator only; Zhang et al. add it to the generator, against
 sudden jumps of its weights. Both are options here (``spectral_norm`` of the generator,
-``embedding_spectral_norm`` of the discriminator's class embedding), because a short run is
-where the bound costs most: the generator's first layer maps the one-hot class with a
-weight of norm at most 1, beside a noise vector of norm about :math:`\\sqrt{Z}`.
+``embedding_spectral_norm`` of the discriminator's class embedding): under the bound the
+generator's first layer maps the one-hot class with a weight of norm at most 1, beside a
+noise vector of norm about :math:`\\sqrt{Z}`, and ``benchmarks/gan_levers.py`` measures
+what that costs in a run of a build's length.
 
 The generator is conditioned through its input (the one-hot class beside :math:`z`) and
 class-conditional BatchNorm (de Vries et al., "Modulating early visual processing by
@@ -234,10 +235,10 @@ class SAGANGenerator(nn.Module):
 
     The noise and the one-hot class are mapped by a (spectrally normalised) linear layer to the
     smallest feature map;
-    each stage is ``ConditionalBatchNorm → ReLU → upsample x2 → SN conv 3x3`` and halves the
+    each stage is ``ConditionalBatchNorm → ReLU → upsample x2 → (SN) conv 3x3`` and halves the
     channels; a :class:`~mlcheatsheet.models.sagan.SelfAttention` block follows the stage
     whose output has side ``attention_size``; the last stage,
-    ``ConditionalBatchNorm → ReLU → upsample x2 → SN conv 3x3 → tanh``, makes the image, so
+    ``ConditionalBatchNorm → ReLU → upsample x2 → (SN) conv 3x3 → tanh``, makes the image, so
     training images must be scaled to :math:`[-1, 1]`. The state sizes are the
     :class:`~mlcheatsheet.models.dcgan.DCGANGenerator`'s; with the defaults:
 

@@ -8,7 +8,7 @@ settings applied, and scores the kept generator with
 :func:`~mlcheatsheet.training.adversarial.score_generator`.
 
 One seed says how these runs differ, not how the recipes do: retrained from another seed, a
-GAN's FID moves by more than the draws of samples measure. :func:`fit_gan_seeds` trains every
+GAN's FID moves, and the draws of samples from one run do not measure by how much. :func:`fit_gan_seeds` trains every
 variant from each of several seeds, :func:`compare_to_baseline` compares each variant with the
 baseline paired by seed, and :func:`collapse_line` names the variants whose rarest class fell
 below 5% on some seed.
