@@ -740,3 +740,13 @@ def test_the_seed_figure_draws_every_seed_of_every_variant() -> None:
     assert [line.get_label() for line in seed_lines] == ["seed 0", "seed 1", "seed 2"]
     assert list(seed_lines[1].get_ydata()) == [2.0, 2.5]  # seed 1 of a, then of b
     assert any(list(line.get_ydata()) == [5.0, 5.0] for line in right.get_lines())  # the 5% line
+
+
+def test_an_evaluation_draws_no_more_samples_than_its_reference_holds(mnist5k, scorer, monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes = []
+    score = scorer.score
+    monkeypatch.setattr(scorer, "score", lambda images, **kw: sizes.append(len(images)) or score(images, **kw))
+    data = mnist5k.subset(max_train=128)
+    fit_gan(DCGANGenerator(latent_dim=8, base_channels=8), DCGANDiscriminator(base_channels=8), data,
+            _short(eval_samples=scorer.num_reference + 500), scorer=scorer, device="cpu")
+    assert sizes and set(sizes) == {scorer.num_reference}

@@ -546,8 +546,10 @@ class _Evaluation:
         rng = torch.Generator().manual_seed(config.seed + 1)  # evaluation never shifts the training stream
         num_classes = data.num_classes
         history.fixed_noise = torch.randn(config.fixed_samples, latent_dim, generator=rng)
-        self.noise = torch.randn(config.eval_samples, latent_dim, generator=rng).to(device)
-        self.labels = (torch.arange(config.eval_samples) % num_classes).to(device) if conditional else None
+        # No more samples than the reference they are scored against (a quick build's is small).
+        samples = config.eval_samples if scorer is None else min(config.eval_samples, scorer.num_reference)
+        self.noise = torch.randn(samples, latent_dim, generator=rng).to(device)
+        self.labels = (torch.arange(samples) % num_classes).to(device) if conditional else None
         if conditional:
             history.fixed_labels = torch.arange(config.fixed_samples) % num_classes
         self.fixed_noise = history.fixed_noise.to(device)
@@ -555,7 +557,7 @@ class _Evaluation:
         pick = torch.randperm(len(data.x_train), generator=rng)[:256].to(device)
         self.real_spread = mean_pairwise_distance(data.x_train[pick])
         self.scorer, self.history = scorer, history
-        self.bn_batch = min(config.batch_size * 4, config.eval_samples)
+        self.bn_batch = min(config.batch_size * 4, samples)
         self.best_state: dict[str, torch.Tensor] | None = None
 
     def __call__(self, step: int, generator: nn.Module, average: WeightAverage | None) -> None:
@@ -676,7 +678,7 @@ def fit_gan(
     decided once, as for :func:`~mlcheatsheet.training.engine.fit`. Every
     ``config.eval_every`` steps (and before the first) the generator — its
     :class:`WeightAverage` when ``config.ema > 0`` — draws ``config.eval_samples`` images
-    from fixed noise; ``scorer`` measures their FID against its selection reference, class
+    (no more than the scorer's reference set holds) from fixed noise; ``scorer`` measures their FID against its selection reference, class
     precision, recall and class coverage, and the best generator so far is remembered.
 
     Networks with ``conditional = True`` also get labels: real images their own, generated ones drawn ones.
