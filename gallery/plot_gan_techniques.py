@@ -178,16 +178,15 @@ from mlcheatsheet.findings import mean_interval
 from mlcheatsheet.site.report import report_result
 from mlcheatsheet.training.variants import seed_findings, seed_record
 
-plain = [run.quality for run in runs["DCGAN"]]
+record = seed_record(runs, range(seeds))  # "<variant>: <number>", the plain DCGAN's among them
+plain_fid = mean_interval([run.quality.fid for run in runs["DCGAN"]])
 _ = report_result(
     "gan_techniques", title="GAN techniques (ablation)", data=data, device=device, model=runs["DCGAN"][0].generator,
     recipe=base.recipe(), histories=[run.history for by_seed in runs.values() for run in by_seed],
     metric=f"FID, plain DCGAN (classifier features; mean of {seeds} training seeds)",
-    value=mean_interval([q.fid for q in plain]).value, interval=mean_interval([q.fid for q in plain]), higher_is_better=False,
-    findings=seed_findings(runs, range(seeds)),
-    extra={"FID": mean_interval([q.fid for q in plain]).value, "floor": plain[0].floor,
-           "ratio": sum(q.ratio for q in plain) / len(plain), "min class share": min(q.min_class_share for q in plain),
-           "steps per variant": steps, "seeds": seeds, **seed_record(runs, range(seeds))},
+    value=plain_fid.value, interval=plain_fid, higher_is_better=False, findings=seed_findings(runs, range(seeds)),
+    extra={**{key: record[f"DCGAN: {key}"] for key in ("FID", "floor", "ratio", "min class share")},
+           "steps per variant": steps, "seeds": seeds, **record},
 )
 # sphinx_gallery_end_ignore
 
