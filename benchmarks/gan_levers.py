@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
-from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import torch
 
 from mlcheatsheet.data import load_dataset
 from mlcheatsheet.models import DCGANDiscriminator, DCGANGenerator, SAGANDiscriminator, SAGANGenerator
-from mlcheatsheet.runtime import seed_everything
-from mlcheatsheet.training import GanConfig, fid_scorer, fit_gan, score_generator
+from mlcheatsheet.training import GanConfig, GanVariant, fid_scorer, fit_gan_variants
 
 __all__ = ["LEVERS", "main"]
 
@@ -46,17 +44,19 @@ LEVERS: dict[str, dict[str, Any]] = {
 }
 
 
-def _networks(model: str, image_shape: tuple[int, int, int], generator: dict[str, Any],
-              discriminator: dict[str, Any]) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The example's two networks, with a lever's changes of their arguments."""
+def _variant(model: str, image_shape: tuple[int, int, int], lever: str) -> GanVariant:
+    """The example's two networks and a lever's changes, of their arguments and of the recipe."""
+    settings = dict(LEVERS[lever])
+    g_changes, d_changes = settings.pop("generator", {}), settings.pop("discriminator", {})
     if model == "dcgan":  # the DCGAN example's networks
-        return (DCGANGenerator(**{"latent_dim": 16, "base_channels": 32, "image_shape": image_shape, **generator}),
-                DCGANDiscriminator(**{"image_shape": image_shape, "base_channels": 32, "batch_norm": False,
-                                      "spectral_norm": True, **discriminator}))
-    return (SAGANGenerator(**{"image_shape": image_shape, "latent_dim": 32, "num_classes": 10, "base_channels": 32,
-                              "spectral_norm": False, **generator}),  # the SAGAN example's
-            SAGANDiscriminator(**{"image_shape": image_shape, "num_classes": 10, "base_channels": 32,
-                                  "embedding_spectral_norm": False, **discriminator}))
+        g = {"latent_dim": 16, "base_channels": 32, "image_shape": image_shape}
+        d = {"image_shape": image_shape, "base_channels": 32, "batch_norm": False, "spectral_norm": True}
+        return GanVariant(partial(DCGANGenerator, **{**g, **g_changes}), partial(DCGANDiscriminator, **{**d, **d_changes}),
+                          settings)
+    # the SAGAN example's
+    g = {"image_shape": image_shape, "latent_dim": 32, "num_classes": 10, "base_channels": 32, "spectral_norm": False}
+    d = {"image_shape": image_shape, "num_classes": 10, "base_channels": 32, "embedding_spectral_norm": False}
+    return GanVariant(partial(SAGANGenerator, **{**g, **g_changes}), partial(SAGANDiscriminator, **{**d, **d_changes}), settings)
 
 
 def _recipe(model: str, steps: int) -> GanConfig:
@@ -71,18 +71,12 @@ def _recipe(model: str, steps: int) -> GanConfig:
 def run(model: str, lever: str, seed: int, steps: int) -> dict[str, float]:
     data = load_dataset("mnist-5k", verbose=False)
     scorer = fid_scorer(data, device="cpu")
-    seed_everything(seed)
-    settings = dict(LEVERS[lever])
-    generator, discriminator = _networks(model, data.image_shape, settings.pop("generator", {}),
-                                         settings.pop("discriminator", {}))
-    config = replace(_recipe(model, steps), seed=seed, **settings)
-    start = time.perf_counter()
-    history = fit_gan(generator, discriminator, data, config, scorer=scorer, device="cpu")
-    seconds = time.perf_counter() - start
-    quality = score_generator(generator, scorer, draws=5)
-    return {"ratio": quality.fid / quality.floor, "rarest": float(min(quality.class_shares)),
+    variants = {lever: _variant(model, data.image_shape, lever)}
+    trained = fit_gan_variants(variants, data, _recipe(model, steps), scorer=scorer, device="cpu", seed=seed, draws=5)[lever]
+    quality, history = trained.quality, trained.history
+    return {"ratio": quality.ratio, "rarest": quality.min_class_share,
             "precision": quality.precision, "recall": quality.recall, "asked": quality.conditional_accuracy,
-            "seconds": seconds, "best step": history.best_step}
+            "seconds": history.total_seconds, "best step": history.best_step}
 
 
 def _row(name: str, numbers: dict[str, float]) -> str:

@@ -23,6 +23,7 @@ from scipy import stats
 
 __all__ = [
     "LEVEL",
+    "MISSING_SHARE",
     "Claim",
     "Comparison",
     "Finding",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: Confidence level of every interval, and 1 - the significance level of every test.
 LEVEL = 0.95
+#: A class drawn in fewer than this share of a generator's samples counts as missing: partly collapsed.
+MISSING_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def share_interval(count: int, n: int) -> Interval:
 
 
 def coverage_finding(class_shares: torch.Tensor | Sequence[float], classes: Sequence[str], *,
-                     threshold: float = 0.05) -> str:
+                     threshold: float = MISSING_SHARE) -> str:
     """Whether every class is drawn: a finding that names the classes below ``threshold`` of the samples.
 
     Args:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..data import Dataset
-from ..findings import Finding, MeanComparison, compare_means, mean_interval
+from ..findings import MISSING_SHARE, Finding, MeanComparison, compare_means, mean_interval
 from ..metrics import FIDScorer, SampleQuality
 from ..runtime import seed_everything
 from .adversarial import GanConfig, GanHistory, fit_gan, score_generator
@@ -33,8 +33,6 @@ from .adversarial import GanConfig, GanHistory, fit_gan, score_generator
 __all__ = ["GanRun", "GanVariant", "collapse_line", "compare_to_baseline", "fit_gan_seeds", "fit_gan_variants",
            "seed_findings", "seed_record"]
 
-#: A class below this share of the samples counts as missing (as ``GanHistory.collapse_report`` counts it).
-COLLAPSE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -152,13 +150,13 @@ def collapse_line(runs: Mapping[str, Sequence[GanRun]], seeds: Sequence[int]) ->
     """One sentence naming each variant whose rarest class fell below 5% of the samples on some seed."""
     collapsed = []
     for name, by_seed in runs.items():
-        low = [(seed, run.quality.min_class_share) for seed, run in zip(seeds, by_seed) if run.quality.min_class_share < COLLAPSE_SHARE]
+        low = [(seed, run.quality.min_class_share) for seed, run in zip(seeds, by_seed) if run.quality.min_class_share < MISSING_SHARE]
         if low:
             where = ", ".join(f"seed {seed} ({100 * share:.1f}%)" for seed, share in low)
             collapsed.append(f"{name}, on {len(low)} of {len(by_seed)} seeds: {where}")
     if not collapsed:
-        return f"No run's rarest class fell below {100 * COLLAPSE_SHARE:.0f}% of its samples: none partly collapsed."
-    return (f"Partly collapsed (the rarest class below {100 * COLLAPSE_SHARE:.0f}% of the samples, where 10% is even): "
+        return f"No run's rarest class fell below {100 * MISSING_SHARE:.0f}% of its samples: none partly collapsed."
+    return (f"Partly collapsed (the rarest class below {100 * MISSING_SHARE:.0f}% of the samples, where 10% is even): "
             + "; ".join(collapsed) + ".")
 
 
