@@ -43,7 +43,7 @@ __all__ = [
 
 #: Confidence level of every interval, and 1 - the significance level of every test.
 LEVEL = 0.95
-#: A class drawn in fewer than this share of a generator's samples counts as missing: partly collapsed.
+#: The share of a generator's samples below which a class counts as missing (the generator partly collapsed).
 MISSING_SHARE = 0.05
 
 
