@@ -59,6 +59,8 @@ extensions = [
     "examplecache",  # runs only the examples whose inputs changed, side by side
     "buildcheck",  # fails the build when an executed example did not really train
     "demos",  # the in-browser demos of the models this build trained
+    "trainedmodels",  # the models this build trained, to download from their example pages
+    "pageimages",  # figures load lazily and open full size when tapped
     "lessondownloads",  # the downloaded scripts without the build's plumbing (its ignore blocks)
     "summaries",  # recipes, costs, findings and the decision table, from the records of this build
     "diagrams",  # the architecture diagrams, drawn as SVG from the real models
@@ -67,6 +69,7 @@ extensions = [
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py", "auto_examples/*.zip"]
 html_static_path = ["_static"]
 html_css_files = ["cheatsheet.css"]
+html_js_files = ["cheatsheet.js"]
 
 # -- Warnings are errors (the Makefile passes -W --keep-going); be exact about references.
 nitpicky = True

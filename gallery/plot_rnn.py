@@ -43,12 +43,12 @@ _ = show_images(data.x_train[:20], labels=data.y_train[:20], classes=data.classe
 # One class, three cells, each with a hidden state of 128 numbers. The LSTM holds four
 # weight blocks per layer (input, forget, cell and output gates), the GRU three (reset,
 # update and candidate), the vanilla RNN one:
-from mlcheatsheet.models import RecurrentClassifier
+from mlcheatsheet.models import RecurrentClassifier, build_model
 from mlcheatsheet.training import count_parameters
 
-cells = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}
+cells = {"RNN": "rnn", "LSTM": "lstm", "GRU": "gru"}  # the registry's names of the three row readers
 seed_everything(0)
-models = {name: RecurrentClassifier(image_shape=data.image_shape, cell=cell, hidden_size=128, num_classes=data.num_classes)
+models = {name: build_model(cell, image_shape=data.image_shape, hidden_size=128, num_classes=data.num_classes)
           for name, cell in cells.items()}
 models["LSTM"]
 

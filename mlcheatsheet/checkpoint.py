@@ -34,11 +34,14 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import pickle
 import re
+import urllib.error
+import urllib.request
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -50,9 +53,10 @@ import torch
 from torch import nn
 
 from .cache import write_atomically
+from .data import default_data_root
 from .models.registry import available_models, build_model, get_builder, model_config
 
-__all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "load_pretrained", "read_checkpoint", "save_checkpoint"]
 
 _FORMAT = "mlcheatsheet-checkpoint"
 # Version 2: the classifiers and autoencoders call their input size ``image_shape``, as the
@@ -246,6 +250,50 @@ def load_checkpoint(
     if device is not None:
         model.to(device)
     return model.eval()
+
+
+def load_pretrained(source: str | os.PathLike[str], *, device: torch.device | str | None = None) -> nn.Module:
+    """A trained model from a checkpoint file or its address, ready to sample or classify.
+
+    The site's example pages offer the model each run trained as such a file. Loading is
+    :func:`load_checkpoint`'s (the same refusals, nothing that could run code); the model
+    comes back in eval mode with its parameters frozen (``requires_grad`` off: outputs are
+    plain tensors). Call ``model.requires_grad_(True).train()`` to fine-tune it.
+
+    Args:
+        source: A file written by :func:`save_checkpoint`, or an ``http(s)://`` address of
+            one, downloaded once into ``<data root>/pretrained/`` (see
+            :func:`~mlcheatsheet.data.default_data_root`).
+        device: Where to put the model (default: the CPU).
+
+    Raises:
+        FileNotFoundError: There is no file at ``source``.
+        CheckpointError: The file is not an mlcheatsheet checkpoint, is of a format version
+            this package cannot read, is damaged, or its model is not registered here.
+        ConnectionError: The address could not be downloaded.
+    """
+    text = os.fspath(source)
+    path = _download(text) if re.match(r"https?://", text) else Path(text)
+    model = load_checkpoint(path, device=device)
+    return model.requires_grad_(False)
+
+
+def _download(url: str, timeout: float = 60.0) -> Path:
+    """The local copy of ``url`` (downloaded whole, or not at all, when there is none yet)."""
+    name = Path(urllib.request.url2pathname(url.rsplit("/", 1)[-1].split("?")[0])).name or "checkpoint.pt"
+    # Two sites can publish files of the same name: the address's digest keeps them apart.
+    path = default_data_root() / "pretrained" / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}"
+    if path.is_file():
+        return path
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked by the caller
+            data = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ConnectionError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConnectionError(f"could not download {url}: {reason}") from None
+    return write_atomically(path, lambda fh: fh.write(data))
 
 
 def _check_fits(ckpt: Checkpoint, model: nn.Module) -> None:

@@ -314,15 +314,35 @@ def _every_page() -> list[str]:
 
 # What sticks out of a 390 px page, and which images did not load. An element inside a
 # container that scrolls or clips sideways (a wide table in furo's .table-wrapper, a code
-# block) is allowed to be wider: the reader scrolls that container, not the page.
+# block) is allowed to be wider: the reader scrolls that container, not the page. But the
+# column itself must not slide: furo's content area scrolls sideways when anything in it
+# is too wide, so the article and its ancestors must not be scrollable. Math wider than its
+# box must scroll with a visible cue (the edge shadow, a background image), not be cut off;
+# a figure is as wide as the column (or its own width, when narrower).
 _PHONE_STATE = """(() => {
+    const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
     const clipped = el => { for (let p = el.parentElement; p; p = p.parentElement) {
         if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return true; } return false; };
     const wide = [...document.body.querySelectorAll('*')]
         .filter(el => el.getBoundingClientRect().right > innerWidth + 1 && !clipped(el))
         .slice(0, 5).map(el => el.tagName.toLowerCase() + '.' + [...el.classList].join('.'));
+    const article = document.querySelector('article');
+    const slides = [];
+    for (let el = article; el; el = el.parentElement)
+        if (scrolls(el) && el.scrollWidth > el.clientWidth + 1) slides.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} by ${el.scrollWidth - el.clientWidth} px`);
+    const column = article.getBoundingClientRect(), padding = getComputedStyle(article);
+    const columnWidth = column.width - parseFloat(padding.paddingLeft) - parseFloat(padding.paddingRight);
+    const inScroller = el => { for (let p = el.parentElement; p && p !== article; p = p.parentElement) if (scrolls(p)) return true; return false; };
+    const cutMath = [...document.querySelectorAll('div.math, mjx-container:not([display="true"])')].filter(el => !inScroller(el))
+        .filter(el => scrolls(el) ? el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).backgroundImage === 'none'
+                                  : el.getBoundingClientRect().right > column.right + 1)
+        .map(el => el.textContent.slice(0, 40));
+    const figures = [...document.querySelectorAll('a.cheatsheet-zoom img')]
+        .map(img => ({src: img.src.split('/').pop(), shown: img.getBoundingClientRect().width, natural: img.naturalWidth}))
+        .filter(f => f.shown > columnWidth + 1 || (f.natural >= columnWidth && f.shown < columnWidth - 2))
+        .map(f => `${f.src}: ${Math.round(f.shown)} px in a ${Math.round(columnWidth)} px column`);
     return {
-        width: document.documentElement.scrollWidth, viewport: innerWidth, wide,
+        width: document.documentElement.scrollWidth, viewport: innerWidth, wide, slides, cutMath, figures,
         broken: [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
         background: getComputedStyle(document.body).backgroundColor,
     };
@@ -345,6 +365,12 @@ def test_no_page_is_wider_than_a_phone(browser: Browser, served_site: str, quick
             state = browser.evaluate(_PHONE_STATE)
             if state["width"] > MOBILE["width"] or state["viewport"] > MOBILE["width"]:
                 problems.append(f"{page} is {state['width']} px wide at {MOBILE['width']} px: {state['wide']}")
+            if state["slides"]:
+                problems.append(f"{page}: the column slides sideways at {MOBILE['width']} px: {state['slides']}")
+            if state["cutMath"]:
+                problems.append(f"{page}: math cut off, or scrolling without a cue: {state['cutMath'][:5]}")
+            if state["figures"]:
+                problems.append(f"{page}: figures not as wide as the column: {state['figures'][:5]}")
             if state["broken"]:
                 problems.append(f"{page}: images that did not load: {state['broken']}")
             if (_brightness(state["background"]) < 300) != (scheme == "dark"):

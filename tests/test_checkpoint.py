@@ -19,7 +19,7 @@ from test_reliability import example_inputs
 from torch import nn
 
 import mlcheatsheet.checkpoint as checkpoint_module
-from mlcheatsheet.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from mlcheatsheet.checkpoint import CheckpointError, load_checkpoint, load_pretrained, read_checkpoint, save_checkpoint
 from mlcheatsheet.models import MLP, available_models, build_model, model_config, register_model
 from mlcheatsheet.models.registry import _REGISTRY
 
@@ -284,3 +284,54 @@ def test_the_write_is_a_rename_in_the_same_directory(tmp_path: Path, monkeypatch
     path = save_checkpoint(tmp_path / "sub" / "m.pt", MLP(hidden_dims=(8,)))
     assert len(renames) == 1 and Path(renames[0][1]) == path
     assert Path(renames[0][0]).parent == path.parent and not Path(renames[0][0]).exists()
+
+
+# -- load_pretrained: a downloaded file or its address -----------------------------------
+def test_a_pretrained_model_loads_frozen_from_a_file_or_its_address(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+    import http.server
+    import threading
+
+    model = build_model("cnn").eval()
+    site = tmp_path / "site"
+    save_checkpoint(site / "_checkpoints" / "cnn.pt", model)
+    x = torch.rand(3, 1, 28, 28)
+    local = load_pretrained(site / "_checkpoints" / "cnn.pt")
+    assert not local.training and not any(p.requires_grad for p in local.parameters())
+    assert torch.equal(local(x), model(x)) and not local(x).requires_grad  # outputs are plain tensors
+
+    monkeypatch.setenv("MLCHEATSHEET_DATA", str(tmp_path / "data"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/_checkpoints/cnn.pt"
+        fetched = load_pretrained(url)
+        assert torch.equal(fetched(x), model(x))
+        copies = list((tmp_path / "data" / "pretrained").iterdir())
+        assert len(copies) == 1 and copies[0].name.endswith("-cnn.pt")  # downloaded once, whole
+        (site / "_checkpoints" / "cnn.pt").unlink()
+        assert torch.equal(load_pretrained(url)(x), model(x))  # from the local copy
+        with pytest.raises(ConnectionError, match=r"^could not download http://127\.0\.0\.1:\d+/_checkpoints/gone\.pt: HTTP 404"):
+            load_pretrained(url.replace("cnn.pt", "gone.pt"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    port = server.server_address[1]  # closed now: nothing answers there
+    with pytest.raises(ConnectionError, match=rf"^could not download http://127\.0\.0\.1:{port}/x\.pt: .*refused"):
+        load_pretrained(f"http://127.0.0.1:{port}/x.pt")
+    assert not list((tmp_path / "data" / "pretrained").glob("*x.pt*"))  # no half-written file
+
+
+def test_load_pretrained_refuses_another_format_or_version_with_one_line(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.pt"
+    torch.save(build_model("cnn").state_dict(), bare)
+    with pytest.raises(CheckpointError, match=r"is not an mlcheatsheet checkpoint"):
+        load_pretrained(bare)
+    future = _write_by_hand(tmp_path / "future.pt", 3, "mlp", {"image_shape": {"__tuple__": [1, 28, 28]}}, MLP())
+    with pytest.raises(CheckpointError, match=r"format version 3, which this mlcheatsheet cannot read.*upgrade") as caught:
+        load_pretrained(future)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_pretrained(tmp_path / "missing.pt")

@@ -40,6 +40,7 @@ def _fake_run(target: Path, results: Path, script: str, text: str) -> None:
     (target / "images" / "thumb" / f"sphx_glr_{stem}_thumb.png").write_bytes(b"thumb")
     (target / f"{script}.md5").write_text("checksum")
     (results / f"{stem.removeprefix('plot_')}.json").write_text(json.dumps({"value": text}))
+    (results / f"{stem.removeprefix('plot_')}.pt").write_text(f"trained model of {text}")
     (target / "demos" / stem.removeprefix("plot_")).mkdir(parents=True, exist_ok=True)
     (target / "demos" / stem.removeprefix("plot_") / "model.onnx").write_text(f"model of {text}")
 
@@ -54,7 +55,7 @@ def test_a_stored_run_comes_back_whole_and_replaces_another_runs_files(tmp_path:
     manifest = json.loads((entry / "manifest.json").read_text())
     assert sorted(manifest["files"]) == ["demos/toy/model.onnx", "images/sphx_glr_plot_toy_001.png",
                                          "images/thumb/sphx_glr_plot_toy_thumb.png", "plot_toy.py", "plot_toy.py.md5",
-                                         "plot_toy.rst", "results/toy.json"]
+                                         "plot_toy.rst", "results/toy.json", "results/toy.pt"]
     assert examplecache.recorded_times() == {"plot_toy.py": 3.0}
     _fake_run(target, results, "plot_toy.py", "second")
     (target / "images" / "sphx_glr_plot_toy_002.png").write_bytes(b"a figure only the second run drew")
@@ -62,6 +63,7 @@ def test_a_stored_run_comes_back_whole_and_replaces_another_runs_files(tmp_path:
     assert (target / "plot_toy.rst").read_text() == "page of first"
     assert (target / "demos" / "toy" / "model.onnx").read_text() == "model of first"
     assert json.loads((results / "toy.json").read_text()) == {"value": "first"}
+    assert (results / "toy.pt").read_text() == "trained model of first"  # the model its page offers is that run's
     assert not (target / "images" / "sphx_glr_plot_toy_002.png").exists()
     assert (target / "images" / "sphx_glr_plot_toy_other_001.png").exists()  # not this script's
 

@@ -8,8 +8,11 @@ tests/test_browser.py opens the same build in Chromium.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +26,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 import gallerypages  # noqa: E402
 import sitemap  # noqa: E402
 import shapetables  # noqa: E402
+from trainedmodels import size_text  # noqa: E402
 
 
 def _text(html: str) -> str:
@@ -46,7 +50,7 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
     scripts = sorted(p.stem.removeprefix("plot_") for p in (ROOT / "gallery").glob("plot_*.py"))
     assert len(rows) == len(scripts), rows
     for row in rows:
-        example, data, device, parameters, training, result, target = row
+        example, result, target, training, parameters, data, device = row
         assert device == "cpu"
         assert re.fullmatch(r"[\d,]+", parameters) and int(parameters.replace(",", "")) > 0
         # \s: no-break spaces too; an ablation's variants and seeds as "4 × 2 × 12 steps"
@@ -56,13 +60,15 @@ def test_results_table_has_a_row_per_example_from_this_build(quick_site: Path) -
         assert re.search(r"\d", result), result
         assert re.fullmatch(r"mnist-5k|mnist|fashion-mnist|cifar10|cifar100", data), data  # the name; the source below
         assert target == "no target in quick mode", target  # quick budgets have no targets
-    published = {r[0]: r[1:] for r in _table(page, "cheatsheet-references")}
+    references = _table(page, "cheatsheet-references")
+    published = {title: r[1:] for r in references for title in re.split(r"\s*,\s*", r[0])}
     assert set(published) == {r[0] for r in rows}  # every example has its published figure, or says why not
+    assert len(references) == len({tuple(r[1:]) for r in references}), references  # each note once, for all its examples
     assert published["CNN"] == ["99.17% top-1 accuracy", "a small CNN, 10 epochs on the 60,000 MNIST images", "Flax MNIST example"]
     assert published["DCGAN"][0] == "—" and "Inception-FIDs: not comparable" in published["DCGAN"][1]
     assert 'href="https://arxiv.org/abs/1512.03385"' in page  # each figure links its source
     mlp = next(r for r in rows if r[0] == "MLP")
-    assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[5])  # with its 95% interval
+    assert re.search(r"test accuracy \d+\.\d% \[\d+\.\d, \d+\.\d\]", mlp[1])  # with its 95% interval
     assert "In brackets: the 95% confidence interval" in page
     # The seed spread, from the ablation's seeds, beside the intervals that leave it out.
     assert re.search(r"trained from 2 seeds for 12 steps each, scored \d+\.\d× to \d+\.\d× the FID floor", _text(page))
@@ -365,3 +371,98 @@ def test_no_built_page_shows_raw_rest_markup(quick_site: Path) -> None:
         found += [f"{page.relative_to(quick_site)}: ...{_text(html[max(0, m.start() - 80):m.end() + 40]).strip()}..."
                   for m in raw.finditer(html)]
     assert not found, "\n".join(found[:20])
+
+
+@pytest.mark.docs
+def test_every_file_of_the_site_is_readable_by_a_web_server_that_is_not_root(quick_site: Path) -> None:
+    """A host serves the site as a user that owns none of it: every folder needs r-x for others, every file r."""
+    hidden = []
+    for path in [quick_site, *quick_site.rglob("*")]:
+        needed = 0o005 if path.is_dir() else 0o004
+        if path.stat().st_mode & needed != needed:
+            hidden.append(f"{path.relative_to(quick_site)} ({oct(path.stat().st_mode & 0o777)})")
+    assert not hidden, hidden[:10]
+
+
+_LOADS = '''
+import json, os, sys
+for folder, code in json.loads(sys.argv[1]):
+    os.chdir(folder)
+    scope = {}
+    exec(code, scope)
+    images = scope.get("images")
+    print(json.dumps([os.path.basename(folder), None if images is None else list(images.shape)]))
+'''
+
+
+@pytest.mark.docs
+def test_each_example_page_offers_its_trained_model_with_lines_that_load_it(quick_site: Path, tmp_path: Path) -> None:
+    programs, shapes = [], {}
+    for script in sorted((ROOT / "gallery").glob("plot_*.py")):
+        example = script.stem.removeprefix("plot_")
+        page = (quick_site / "auto_examples" / f"{script.stem}.html").read_text()
+        model = quick_site / "_checkpoints" / f"{example}.pt"
+        assert model.is_file(), f"{example}: no trained model published"
+        link = f'<a class="reference external" href="../_checkpoints/{example}.pt"><code class="docutils literal notranslate"><span class="pre">{example}.pt</span></code></a>'
+        assert page.count(link) == 2, f"{example}: the stamp and the section should each link the model"
+        section = page[page.index('id="trained-model"'):]
+        assert f"({size_text(model.stat().st_size)}, run key" in _text(section), _text(section)[:300]
+        code = unescape(re.sub(r"<[^>]+>", "", re.search(r"<pre>(.*?)</pre>", section, re.S).group(1)))
+        # What the page says the lines draw, e.g. "16 samples, (16, 1, 28, 28)".
+        said = re.search(r"\((\d+(?:, \d+){3})\)$", code.strip())
+        shapes[example] = [int(n) for n in said.group(1).split(", ")] if said else None
+        folder = tmp_path / example
+        folder.mkdir()
+        (folder / model.name).write_bytes(model.read_bytes())  # downloaded next to the lines, as the page says
+        programs.append([str(folder), code])
+    # A fresh interpreter runs the lines exactly as printed, each in the folder holding its file.
+    ran = subprocess.run([sys.executable, "-c", _LOADS, json.dumps(programs)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    drawn = dict(json.loads(line) for line in ran.stdout.splitlines() if line.startswith("["))
+    assert drawn == shapes, (drawn, shapes)
+    assert "tensor([" in ran.stdout  # the classifiers' lines print their predictions
+
+
+@pytest.mark.docs
+def test_figures_load_lazily_open_full_size_and_say_what_they_show(quick_site: Path) -> None:
+    pages = [quick_site / "index.html", *sorted((quick_site / "architectures").glob("*.html")),
+             *sorted((quick_site / "auto_examples").glob("plot_*.html"))]
+    for page in pages:
+        html = page.read_text()
+        eager = [img for img in re.findall(r"<img\b[^>]*>", html) if 'loading="lazy"' not in img]
+        assert not eager, f"{page.name}: {eager[:2]}"
+        figures = re.findall(r'(<a\b[^>]*>\s*)?(<img\b[^>]*src="([^"]*sphx_glr_\w+_\d{3}\.png)"[^>]*>)', html)
+        for anchor, image, source in figures:
+            assert 'class="cheatsheet-zoom"' in anchor and f'href="{source}"' in anchor, f"{page.name}: {image}"
+            alt = re.search(r'alt="([^"]*)"', image)
+            # sphinx-gallery's fallback alt is the script's name ("plot dcgan"); a titled figure says what it shows.
+            assert alt and alt.group(1) and not alt.group(1).startswith("plot "), f"{page.name}: {image}"
+    dcgan = (quick_site / "architectures" / "dcgan.html").read_text()
+    alts = re.findall(r'<img\b[^>]*alt="([^"]*)"[^>]*src="[^"]*sphx_glr_', dcgan)
+    assert alts and len(set(alts)) == len(alts), alts  # each figure of the page told apart by its alt text
+    assert "WGAN-GP: The same noise over training" in alts  # the example's name before a title others share
+
+
+def test_the_lines_that_load_a_model_are_written_for_its_kind(tmp_path: Path) -> None:
+    from mlcheatsheet.checkpoint import read_checkpoint, save_checkpoint
+    from mlcheatsheet.data import load_embedded_mnist
+    from mlcheatsheet.models import build_model
+    from mlcheatsheet.site.pretrained import save_pretrained, usage, usage_lines
+
+    assert [usage(n) for n in ("cnn", "lstm", "vae", "conv-autoencoder", "dcgan-generator", "sagan-generator",
+                               "conditional-dcgan-generator", "wgan-gp-critic")] == [
+        "classifier", "classifier", "vae", "autoencoder", "generator", "conditional-generator", "conditional-generator",
+        "discriminator"]
+    data = load_embedded_mnist()
+    path = save_pretrained(tmp_path / "sagan.pt", build_model("sagan-generator"), example="sagan", data=data, stamp={"run_key": "k"})
+    lines = usage_lines("sagan.pt", read_checkpoint(path))
+    assert lines[-1].startswith("images = generator(torch.randn(10, generator.latent_dim), torch.arange(10))")
+    assert lines[-1].endswith("one sample of each class, 0 to 9: (10, 1, 28, 28)")
+    assert save_pretrained(tmp_path / "x.pt", nn.Linear(2, 2), example="x", data=data, stamp={}) is None  # cannot be rebuilt
+    plain = save_checkpoint(tmp_path / "plain.pt", build_model("cnn"))
+    with pytest.raises(ValueError, match="was not saved for an example page"):
+        usage_lines("plain.pt", read_checkpoint(plain))
+    critic = save_pretrained(tmp_path / "critic.pt", build_model("wgan-gp-critic"), example="w", data=data, stamp={})
+    with pytest.raises(ValueError, match="which the site does not offer on its own"):
+        usage_lines("critic.pt", read_checkpoint(critic))

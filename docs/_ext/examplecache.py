@@ -68,6 +68,8 @@ FRESH_ENV = "MLCHEATSHEET_FRESH"
 WORKERS_ENV = "MLCHEATSHEET_WORKERS"
 #: Where the build's plan is, for the worker processes (set by this extension).
 PLAN_ENV = "MLCHEATSHEET_GALLERY_PLAN"
+#: The files an example writes to the results folder: its record (report_result) and its model.
+RECORD_SUFFIXES = (".json", ".pt")
 
 
 
@@ -180,7 +182,7 @@ def _demos_dir(target_dir: Path) -> Path:
 
 def example_outputs(target_dir: Path, results: Path, script: str) -> list[Path]:
     """Every file sphinx-gallery and the script wrote for ``script``: page, sources, notebook,
-    checksum, figures, thumbnail, results record and exported demo models."""
+    checksum, figures, thumbnail, results record, trained model and exported demo models."""
     stem = Path(script).stem
     own = re.compile(rf"sphx_glr_{re.escape(stem)}_(\d{{3}}|thumb)(_[^.]*)?\.\w+")
     files = [p for p in target_dir.glob(f"{stem}.*") if p.is_file() and not p.name.endswith(".part")]
@@ -188,8 +190,12 @@ def example_outputs(target_dir: Path, results: Path, script: str) -> list[Path]:
         files += [p for p in folder.glob(f"sphx_glr_{stem}_*") if own.fullmatch(p.name)]
     demo = _demos_dir(target_dir) / result_name(script)
     files += [p for p in demo.rglob("*") if p.is_file()] if demo.is_dir() else []
-    record = results / f"{result_name(script)}.json"
-    return sorted(files) + ([record] if record.is_file() else [])
+    return sorted(files) + [p for p in _records(results, script) if p.is_file()]
+
+
+def _records(results: Path, script: str) -> list[Path]:
+    """What ``script`` leaves in the results folder: its result record and its trained model."""
+    return [results / f"{result_name(script)}{suffix}" for suffix in RECORD_SUFFIXES]
 
 
 def _relative(path: Path, target_dir: Path, results: Path) -> str:
@@ -279,7 +285,8 @@ def restore_entry(entry: Path, target_dir: Path, results: Path, script: str) -> 
 def _forget(target_dir: Path, results: Path, script: str) -> None:
     """Make sphinx-gallery run ``script`` again, and let no record or demo of an older run survive."""
     (target_dir / f"{script}.md5").unlink(missing_ok=True)
-    (results / f"{result_name(script)}.json").unlink(missing_ok=True)
+    for record in _records(results, script):
+        record.unlink(missing_ok=True)
     shutil.rmtree(_demos_dir(target_dir) / result_name(script), ignore_errors=True)
 
 
@@ -349,7 +356,7 @@ def plan_examples(gallery_conf: dict[str, Any], srcdir: str | Path) -> list[Plan
             _forget(target, results, planned.script)
         plan.append(planned)
     known = {result_name(p.script) for p in plan}
-    for record in results.glob("*.json"):
+    for record in (p for suffix in RECORD_SUFFIXES for p in results.glob(f"*{suffix}")):
         if record.stem not in known:
             record.unlink()  # the record of a script that no longer exists
     return plan

@@ -53,10 +53,15 @@ class GalleryFigures(SphinxDirective):
                           "(make html); this build did not execute it.")]
         result: list[nodes.Node] = []
         alts = figure_alts(image_dir.parent / f"{stem}.rst")
+        # An architecture page shows several examples' figures, some with the same title
+        # ("The same noise over training"): the alt text names the example too.
+        record = results_dir(self.config) / f"{stem.removeprefix('plot_')}.json"
+        example = load_result(record).title.split(" (")[0] if record.is_file() else ""
         for path in found:
             rel = "/" + path.relative_to(self.env.srcdir).as_posix()
             self.env.note_dependency(str(path))
-            image = nodes.image(uri=rel, alt=alts.get(path.name) or f"A figure from {stem}.py")
+            alt = alts.get(path.name) or f"A figure from {stem}.py"
+            image = nodes.image(uri=rel, alt=alt if alt.startswith(example) else f"{example}: {alt}")
             if "width" in self.options:
                 image["width"] = self.options["width"]
             result.append(image)

@@ -20,7 +20,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util.docutils import SphinxDirective
 
 from doctables import Cell, table
-from references import REFERENCES
+from references import REFERENCES, Reference
 from mlcheatsheet.site.budgets import TARGET_DATASET, TARGET_DEVICE
 from mlcheatsheet.findings import Interval
 from mlcheatsheet.site.report import Result, load_results
@@ -66,15 +66,16 @@ def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
     metric: list[nodes.Node] = [nodes.inline(text=f"{result.metric} "), nodes.strong(text=result.formatted_value())]
     if not result.higher_is_better:
         metric.append(nodes.inline(text=" (lower is better)", classes=["cheatsheet-muted"]))
+    # What the run achieved first (all a phone shows before the table scrolls), then its cost and setting.
     return [
         [label_link(label, result.title, docname)],
-        [data],
-        result.device,
-        f"{result.parameters:,}",
-        # No-break spaces: on a narrow screen the cell may wrap only between time and steps.
-        f"{result.train_seconds:.1f}\u00a0s ({_steps(result)})",
         metric,
         target_cell(result),
+        # No-break spaces: on a narrow screen the cell may wrap only between time and steps.
+        f"{result.train_seconds:.1f}\u00a0s ({_steps(result)})",
+        f"{result.parameters:,}",
+        [data],
+        result.device,
     ]
 
 
@@ -84,13 +85,20 @@ def _references_table(results: list[Result], gallery: str, docname: str) -> list
     A table of its own rather than a column of the results table: the settings take a
     sentence each, and beside the build's numbers they would squeeze both out of a desktop page.
     """
-    rows: list[list[Cell]] = []
+    # Examples that share one reference (the GANs' note on Inception FIDs) share one row.
+    grouped: dict[Reference, list[Result]] = {}
     for r in results:
         ref = REFERENCES.get(r.example)
         if ref is not None:
-            figure: Cell = [nodes.strong(text=ref.figure)] if ref.figure else [nodes.inline(text="—", classes=["cheatsheet-muted"])]
-            rows.append([[label_link(example_label(gallery, r.example), r.title, docname)], figure, ref.setting,
-                         [nodes.reference("", ref.citation, refuri=ref.url)]])
+            grouped.setdefault(ref, []).append(r)
+    rows: list[list[Cell]] = []
+    for ref, same in grouped.items():
+        examples: list[nodes.Node] = []
+        for i, r in enumerate(same):
+            examples += [nodes.Text(", ")] if i else []
+            examples.append(label_link(example_label(gallery, r.example), r.title, docname))
+        figure: Cell = [nodes.strong(text=ref.figure)] if ref.figure else [nodes.inline(text="—", classes=["cheatsheet-muted"])]
+        rows.append([examples, figure, ref.setting, [nodes.reference("", ref.citation, refuri=ref.url)]])
     if not rows:
         return []
     intro = nodes.paragraph(text="Published figures for the same architectures, for scale: each in another setting "
@@ -161,8 +169,8 @@ class ResultsTable(SphinxDirective):
         rows = [_result_row(r, example_label(gallery_dir(self), r.example), self.env.docname) for r in results]
         return [
             build_stamp(results),
-            table(["Example", "Data", "Device", "Parameters", "Training", "Headline result", "Target"],
-                  rows, classes=["cheatsheet-results"], widths=[12, 8, 6, 9, 13, 30, 22]),
+            table(["Example", "Headline result", "Target", "Training", "Parameters", "Data", "Device"],
+                  rows, classes=["cheatsheet-results"], widths=[12, 30, 22, 13, 9, 8, 6]),
             _sourcesnote(results),
             *_results_notes(results, scripts),
             *_references_table(results, gallery_dir(self), self.env.docname),

@@ -34,6 +34,7 @@ from ..runtime import describe_device
 from ..training.adversarial import GanHistory
 from ..training.engine import History, count_parameters, training_steps_taken
 from .budgets import Target, build_mode, get_target
+from .pretrained import save_pretrained
 
 __all__ = ["RESULTS_ENV", "RUN_KEY_ENV", "UNKNOWN_COMMIT", "Result", "load_result", "load_results", "report_result", "run_stamp",
            "source_commit"]
@@ -196,7 +197,7 @@ def report_result(
         title: What trained.
         data: The dataset used (its name and source are recorded).
         device: The training device.
-        model: The headline model (its trainable parameters are counted).
+        model: The headline model (its trainable parameters are counted; it is published for download).
         metric: Name of the headline metric.
         value: Its value.
         histories: The training runs behind the result: their steps and seconds are added up.
@@ -213,7 +214,8 @@ def report_result(
         findings: Outcomes the architecture page quotes by name (already printed by the script).
 
     Returns:
-        The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when set.
+        The :class:`Result`, also written to ``$MLCHEATSHEET_RESULTS/<example>.json`` when set,
+        with ``model`` beside it as ``<example>.pt`` (:func:`~mlcheatsheet.site.pretrained.save_pretrained`).
 
     Raises:
         ValueError: Neither ``histories`` nor both ``train_seconds`` and ``steps`` were given.
@@ -221,7 +223,7 @@ def report_result(
     histories, claims = list(histories), list(claims)
     if not histories and (train_seconds is None or steps is None):
         raise ValueError(f"report_result({example!r}) needs the histories of its runs, or train_seconds and steps")
-    taken = training_steps_taken()
+    taken, stamp = training_steps_taken(), run_stamp(device)
     trained_steps, _STEPS_AT_LAST_REPORT[0] = taken - _STEPS_AT_LAST_REPORT[0], taken
     result = Result(
         example=example,
@@ -243,14 +245,14 @@ def report_result(
         claims=[claim.record() for claim in claims],
         recipe=recipe,
         findings=[finding.record() for finding in findings],
-        **_stamp(example, device, target),
+        **_stamp(example, device, target, stamp),
     )
-    _publish(result, claims)
+    _publish(result, claims, model, data, stamp)
     return result
 
 
-def _publish(result: Result, claims: list[Claim]) -> None:
-    """Print the result for the reader (with its target and claims) and record it for the site."""
+def _publish(result: Result, claims: list[Claim], model: nn.Module, data: Dataset, stamp: dict[str, object]) -> None:
+    """Print the result for the reader (with its target and claims); record it and its model for the site."""
     print(result.summary())
     if result.target:
         print(result.target_summary())
@@ -260,12 +262,14 @@ def _publish(result: Result, claims: list[Claim]) -> None:
     if directory:
         record = json.dumps(asdict(result), indent=2).encode()
         write_atomically(Path(directory) / f"{result.example}.json", lambda fh: fh.write(record))
+        # The model itself, for the reader to download from the example's page.
+        save_pretrained(Path(directory) / f"{result.example}.pt", model, example=result.example, data=data, stamp=stamp)
 
 
-def _stamp(example: str, device: torch.device | str, target: Target | None) -> dict[str, object]:
-    """The fields of a :class:`Result` that say where, when and against what it ran."""
+def _stamp(example: str, device: torch.device | str, target: Target | None, stamp: dict[str, object]) -> dict[str, object]:
+    """The fields of a :class:`Result` that say where, when (``stamp``) and against what it ran."""
     target = target or get_target(example, device=device)
-    return {"target": asdict(target) if target is not None else None, **run_stamp(device)}
+    return {"target": asdict(target) if target is not None else None, **stamp}
 
 
 def run_stamp(device: torch.device | str) -> dict[str, object]:
