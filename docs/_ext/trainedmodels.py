@@ -71,8 +71,11 @@ def _offer_model(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         section = _section(docname, path, url)
     except (CheckpointError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{docname}: the trained model {path} cannot be offered: {exc}") from None
+    # Before sphinx-gallery's download boxes (inside an ``only`` node of the page), else last.
     footer = next((c for c in page.findall(nodes.container) if "sphx-glr-footer" in c["classes"]), None)
-    if footer is not None and footer.parent is page:
+    while footer is not None and footer.parent is not page:
+        footer = footer.parent
+    if footer is not None:
         page.insert(page.index(footer), section)
     else:
         page += section
