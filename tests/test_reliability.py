@@ -68,12 +68,14 @@ def image_shape_of(name: str, model: nn.Module) -> tuple[int, ...]:
 
 
 def extra_inputs(name: str, model: nn.Module, n: int) -> tuple[torch.Tensor, ...]:
-    """The inputs after the first (class labels for conditional models)."""
+    """The inputs after the first (class labels for conditional models, noise levels for diffusion models)."""
     extras = []
     for param in _forward_parameters(model)[1:]:
         num_classes = getattr(model, "num_classes", None)
         if param == "labels" and isinstance(num_classes, int):
             extras.append(torch.arange(n) % num_classes)
+        elif param == "t":  # a diffusion model's noise level, one per image
+            extras.append(torch.linspace(0, 1, n))
         else:
             pytest.fail(
                 f"model {name!r} takes an argument {param!r} these tests cannot make up: "
