@@ -12,7 +12,6 @@ that is already a link's only content (a card, a thumbnail, a scaled image) keep
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -35,8 +34,7 @@ def figure_links(body: str) -> str:
         source = _SOURCE.search(image)
         if anchor is not None or source is None or not _RASTER.search(source.group(1)) or any(s in image for s in _NOT_FIGURES):
             return (anchor or "") + image
-        return (f'<a class="cheatsheet-zoom" href="{source.group(1)}" title="{html.escape("Open the full-size image")}">'
-                f"{image}</a>")
+        return f'<a class="cheatsheet-zoom" href="{source.group(1)}" title="Open the full-size image">{image}</a>'
 
     return _IMAGE.sub(rewrite, body)
 

@@ -40,7 +40,7 @@ def _checkpoint_of(app: Sphinx, docname: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _section(docname: str, path: Path, url: str) -> nodes.section:
+def _section(path: Path, url: str) -> nodes.section:
     checkpoint = read_checkpoint(path)
     info = checkpoint.extra[PRETRAINED_KEY]
     section = nodes.section(ids=[SECTION_ID], names=[SECTION_ID])
@@ -68,7 +68,7 @@ def _offer_model(app: Sphinx, doctree: nodes.document, docname: str) -> None:
         return
     url = relative_uri(app.builder.get_target_uri(docname), f"{CHECKPOINTS_OUT}/{path.name}")
     try:
-        section = _section(docname, path, url)
+        section = _section(path, url)
     except (CheckpointError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{docname}: the trained model {path} cannot be offered: {exc}") from None
     # Before sphinx-gallery's download boxes (inside an ``only`` node of the page), else last.

@@ -93,16 +93,13 @@ def usage_lines(filename: str, checkpoint: Checkpoint) -> list[str]:
         return ["from mlcheatsheet.checkpoint import load_pretrained",
                 f"vae = {load}",
                 f"images = vae.sample(16).sigmoid()  # 16 images decoded from the prior, {_shape(16, shape)}"]
-    if kind == "generator":
+    if kind in ("generator", "conditional-generator"):
+        classes, conditional = info["classes"], kind == "conditional-generator"
+        count = len(classes) if conditional else 16
+        labels = f", torch.arange({count})" if conditional else ""
+        drawn = f"one sample of each class, {classes[0]} to {classes[-1]}" if conditional else f"{count} samples"
         return ["import torch",
                 "from mlcheatsheet.checkpoint import load_pretrained",
                 f"generator = {load}",
-                f"images = generator(torch.randn(16, generator.latent_dim))  # 16 samples, {_shape(16, shape)}"]
-    if kind == "conditional-generator":
-        classes = info["classes"]
-        return ["import torch",
-                "from mlcheatsheet.checkpoint import load_pretrained",
-                f"generator = {load}",
-                f"images = generator(torch.randn({len(classes)}, generator.latent_dim), torch.arange({len(classes)}))"
-                f"  # one sample of each class, {classes[0]} to {classes[-1]}: {_shape(len(classes), shape)}"]
+                f"images = generator(torch.randn({count}, generator.latent_dim){labels})  # {drawn}: {_shape(count, shape)}"]
     raise ValueError(f"{checkpoint.path} holds a {checkpoint.name!r}, which the site does not offer on its own")
