@@ -19,7 +19,7 @@ from sphinx_gallery.py_source_parser import (
 )
 
 #: Names that belong to the docs build, not to the lesson.
-PLUMBING = re.compile(r"report_result|export_demo|Claim\(|budget\.|get_budget|build_mode|mlcheatsheet\.site\b")
+PLUMBING = re.compile(r"report_result|export_demo|Claim\(|budget\.|get_budget|build_mode\b|mlcheatsheet\.site\b")
 _GALLERY = Path(__file__).resolve().parents[1] / "gallery"
 
 
