@@ -139,3 +139,37 @@ def test_bad_step_counts_schedules_and_shapes_are_refused_clearly() -> None:
         UNet(image_shape=(1, 30, 30))
     with pytest.raises(ValueError, match="groups=8 must divide"):
         UNet(base_channels=12)
+
+
+def test_the_flow_sampler_is_a_generator_the_gan_tools_take() -> None:
+    from mlcheatsheet.models import FlowSampler
+    from mlcheatsheet.training import sample_images
+
+    network = UNet(image_shape=(1, 8, 8), base_channels=8).eval()
+    sampler = FlowSampler(network, steps=3)
+    noise = torch.randn(4, sampler.latent_dim, generator=torch.Generator().manual_seed(2))
+    assert sampler.latent_dim == 64
+    torch.testing.assert_close(sampler(noise), euler_sample(network, 4, steps=3, generator=torch.Generator().manual_seed(2)))
+    pixels = sample_images(sampler, noise)
+    assert pixels.shape == (4, 1, 8, 8) and pixels.min() >= 0 and pixels.max() <= 1
+    with pytest.raises(ValueError, match=r"^FlowSampler expects noise of shape \(N, 64\), got \(4, 63\)$"):
+        sampler(torch.randn(4, 63))
+
+
+@pytest.mark.parametrize("objective", ["flow", "ddpm"])
+def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: str) -> None:
+    from mlcheatsheet.data import load_embedded_mnist
+    from mlcheatsheet.training import TrainConfig, fit_diffusion
+
+    data = load_embedded_mnist().subset(max_train=256)
+    config = TrainConfig(epochs=3, batch_size=32, lr=2e-3, seed=4)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = UNet(base_channels=8, channel_mults=(1, 2))
+        runs.append(fit_diffusion(model, data, config, objective=objective, device="cpu"))
+    first, again = runs
+    assert first.train_loss == again.train_loss and first.metrics["test_loss"] == again.metrics["test_loss"]  # seeded
+    assert first.metrics["test_loss"][-1] < first.metrics["test_loss"][0], first.metrics["test_loss"]
+    with pytest.raises(ValueError, match="^unknown diffusion objective 'score'; choose one of: flow, ddpm$"):
+        fit_diffusion(model, data, config, objective="score")

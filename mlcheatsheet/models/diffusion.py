@@ -34,7 +34,7 @@ from torch import nn
 from ._checks import check_image_batch, check_image_shape, check_positive
 from .registry import register_model
 
-__all__ = ["NoiseSchedule", "UNet", "ddim_sample", "ddpm_loss", "ddpm_sample", "euler_sample", "flow_matching_loss",
+__all__ = ["FlowSampler", "NoiseSchedule", "UNet", "ddim_sample", "ddpm_loss", "ddpm_sample", "euler_sample", "flow_matching_loss",
            "time_embedding"]
 
 
@@ -288,13 +288,45 @@ def flow_matching_loss(model: nn.Module, x0: torch.Tensor, *, generator: torch.G
     return F.mse_loss(model((1 - tt) * x0 + tt * noise, t), noise - x0)
 
 
+def _euler(model: nn.Module, x: torch.Tensor, steps: int) -> torch.Tensor:
+    for i in range(steps, 0, -1):
+        t = torch.full((x.shape[0],), i / steps, device=x.device)
+        x = x - model(x, t) / steps  # dx = v dt, with dt = -1 / steps
+    return x.clamp(-1, 1)
+
+
 @torch.no_grad()
 def euler_sample(model: nn.Module, count: int, *, steps: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:
     """Integrate the learned velocity from noise (:math:`t = 1`) to an image (:math:`t = 0`) in ``steps`` equal Euler steps."""
     check_positive("count", count)
     check_positive("steps", steps)
-    x = _start(model, count, generator)
-    for i in range(steps, 0, -1):
-        t = torch.full((count,), i / steps, device=x.device)
-        x = x - model(x, t) / steps  # dx = v dt, with dt = -1 / steps
-    return x.clamp(-1, 1)
+    return _euler(model, _start(model, count, generator), steps)
+
+
+class FlowSampler(nn.Module):
+    """A trained flow-matching network seen as a generator: noise in, images out.
+
+    The noise is the starting point :math:`x_1` flattened, so every tool written for a GAN's
+    generator (scoring, sample grids, interpolation) takes the diffusion model as it is.
+
+    Args:
+        network: The trained velocity network (a :class:`UNet`).
+        steps: Euler steps per sample: the cost of one image is ``steps`` forward passes.
+
+    Shape:
+        - Input: :math:`(N, C \\cdot H \\cdot W)` standard normal noise.
+        - Output: :math:`(N, C, H, W)` in :math:`[-1, 1]`.
+    """
+
+    def __init__(self, network: nn.Module, steps: int) -> None:
+        super().__init__()
+        check_positive("steps", steps)
+        self.network, self.steps = network, steps
+        self.image_shape = tuple(network.image_shape)
+        self.latent_dim = math.prod(self.image_shape)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Images from the flattened starting noise ``z``."""
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"FlowSampler expects noise of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        return _euler(self.network, z.reshape(-1, *self.image_shape), self.steps)

@@ -3,7 +3,7 @@
 - :mod:`~mlcheatsheet.training.engine`: ``TrainConfig``, ``History``, the run harness and
   ``fit``, which trains any model on any per-batch loss.
 - :mod:`~mlcheatsheet.training.objectives`: ``fit_classifier``, ``fit_autoencoder``,
-  ``fit_vae`` and their ``evaluate_*`` functions.
+  ``fit_vae``, ``fit_diffusion`` and their ``evaluate_*`` functions.
 - :mod:`~mlcheatsheet.training.adversarial`: ``fit_gan`` and the two updates it alternates,
   ``discriminator_step`` and ``generator_step``.
 - :mod:`~mlcheatsheet.training.variants`: ``fit_gan_variants`` and ``fit_gan_seeds``, GAN variants trained on
@@ -26,7 +26,7 @@ from .engine import (
     predict,
     training_steps_taken,
 )
-from .objectives import classified_correctly, evaluate_autoencoder, evaluate_classifier, evaluate_vae, fit_autoencoder, fit_classifier, fit_vae, negative_elbo_per_image, reconstruction_errors
+from .objectives import classified_correctly, evaluate_autoencoder, evaluate_classifier, evaluate_diffusion, evaluate_vae, fit_autoencoder, fit_classifier, fit_diffusion, fit_vae, negative_elbo_per_image, reconstruction_errors
 from .scorer import fid_scorer
 from .variants import (
     GanRun,
@@ -54,11 +54,13 @@ __all__ = [
     "detect_collapse",
     "evaluate_autoencoder",
     "evaluate_classifier",
+    "evaluate_diffusion",
     "evaluate_vae",
     "fid_scorer",
     "fit",
     "fit_autoencoder",
     "fit_classifier",
+    "fit_diffusion",
     "fit_gan",
     "fit_gan_seeds",
     "fit_gan_variants",

@@ -2,7 +2,7 @@
 
 Each ``fit_*`` function is :func:`~mlcheatsheet.training.engine.fit` with one objective:
 cross-entropy for classifiers, reconstruction of the clean image for (denoising)
-autoencoders, the negative ELBO for the VAE. Each ``evaluate_*`` function scores a trained
+autoencoders, the negative ELBO for the VAE, noise or velocity regression for diffusion models. Each ``evaluate_*`` function scores a trained
 model on a set of images in the same terms.
 """
 
@@ -18,6 +18,7 @@ from torch import nn
 from ..data import Dataset
 from ..metrics import accuracy, reconstruction_mse
 from ..models.autoencoder import corrupt, reconstruction_loss
+from ..models.diffusion import NoiseSchedule, ddpm_loss, flow_matching_loss
 from ..models.vae import reparameterize, vae_loss
 from ..runtime import Runtime
 from .engine import History, LossOut, Objective, Step, TrainConfig, fit, predict
@@ -26,9 +27,11 @@ __all__ = [
     "classified_correctly",
     "evaluate_autoencoder",
     "evaluate_classifier",
+    "evaluate_diffusion",
     "evaluate_vae",
     "fit_autoencoder",
     "fit_classifier",
+    "fit_diffusion",
     "fit_vae",
     "negative_elbo_per_image",
     "reconstruction_errors",
@@ -329,3 +332,88 @@ def fit_vae(
         return {f"test_{key}": value for key, value in result.items()}
 
     return fit(model, data, config, loss_fn=_NegativeELBO(kl_warmup_epochs), evaluate=evaluate, device=device, on_epoch=on_epoch)
+
+
+# --- Diffusion models ----------------------------------------------------------------------------
+
+DIFFUSION_OBJECTIVES = ("flow", "ddpm")
+
+
+def _diffusion_loss(model: nn.Module, images: torch.Tensor, objective: str, schedule: NoiseSchedule,
+                    generator: torch.Generator | None) -> torch.Tensor:
+    x0 = images * 2 - 1  # [0, 1] -> [-1, 1]: the noise and the image on one scale
+    if objective == "flow":
+        return flow_matching_loss(model, x0, generator=generator)
+    return ddpm_loss(model, x0, schedule, generator=generator)
+
+
+class _Diffusion(Objective):
+    """The flow-matching or DDPM loss; fresh noise levels and noise every step from one seeded stream."""
+
+    def __init__(self, objective: str, schedule: NoiseSchedule) -> None:
+        self.objective, self.schedule = objective, schedule
+        self.noise: torch.Generator | None = None
+
+    def begin(self, runtime: Runtime, config: TrainConfig) -> None:
+        self.noise = torch.Generator(device=runtime.device).manual_seed(config.seed + 1)
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, step: Step) -> LossOut:
+        return _diffusion_loss(model, images, self.objective, self.schedule, self.noise)
+
+
+@torch.no_grad()
+def evaluate_diffusion(model: nn.Module, images: torch.Tensor, *, objective: str = "flow", schedule: NoiseSchedule | None = None,
+                       seed: int = 0, batch_size: int = 1000) -> float:
+    """The training loss on ``images`` with noise levels and noise drawn from ``seed``: the same number every call."""
+    schedule = schedule or NoiseSchedule.cosine()
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    total = 0.0
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        total += float(_diffusion_loss(model, batch, objective, schedule, generator)) * len(batch)
+    return total / len(images)
+
+
+def fit_diffusion(
+    model: nn.Module,
+    data: Dataset,
+    config: TrainConfig | None = None,
+    *,
+    objective: str = "flow",
+    schedule: NoiseSchedule | None = None,
+    device: torch.device | str | None = None,
+    on_epoch: OnEpoch | None = None,
+) -> History:
+    """Train a diffusion model's network (:class:`~mlcheatsheet.models.diffusion.UNet`) to undo noise.
+
+    Each batch, mapped to :math:`[-1, 1]`, is noised to a random level and the network is
+    regressed onto the velocity :math:`\\varepsilon - x_0` (``objective="flow"``,
+    :func:`~mlcheatsheet.models.diffusion.flow_matching_loss`) or onto the noise
+    (``"ddpm"``, :func:`~mlcheatsheet.models.diffusion.ddpm_loss` under ``schedule``).
+    Labels are never used.
+
+    Args:
+        model: The network, ``model(x_t, t)``.
+        data: Training and test images in :math:`[0, 1]`.
+        config: Training settings; defaults to :class:`~mlcheatsheet.training.engine.TrainConfig`.
+        objective: ``"flow"`` or ``"ddpm"``.
+        schedule: The DDPM noise schedule (default: cosine, 1,000 steps); unused by ``"flow"``.
+        device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
+        on_epoch: Called after every epoch with the history; return ``True`` to stop.
+
+    Returns:
+        A :class:`~mlcheatsheet.training.engine.History` with ``train_loss`` and the held-out
+        ``test_loss`` (same noise every epoch) per epoch.
+
+    Raises:
+        ValueError: An unknown ``objective``.
+    """
+    if objective not in DIFFUSION_OBJECTIVES:
+        raise ValueError(f"unknown diffusion objective {objective!r}; choose one of: {', '.join(DIFFUSION_OBJECTIVES)}")
+    config, schedule = config or TrainConfig(), schedule or NoiseSchedule.cosine()
+
+    def evaluate(net: nn.Module, ds: Dataset) -> dict[str, float]:
+        return {"test_loss": evaluate_diffusion(net, ds.x_test, objective=objective, schedule=schedule, seed=config.seed,
+                                                batch_size=config.eval_batch_size)}
+
+    return fit(model, data, config, loss_fn=_Diffusion(objective, schedule), evaluate=evaluate, device=device, on_epoch=on_epoch)
