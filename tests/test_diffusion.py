@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from mlcheatsheet.checkpoint import load_checkpoint, save_checkpoint
-from mlcheatsheet.models import NoiseSchedule, UNet, build_model, ddim_sample, ddpm_loss, ddpm_sample, euler_sample, flow_matching_loss
+from mlcheatsheet.models import (NoiseSchedule, UNet, build_model, ddim_sample, ddpm_loss, ddpm_sample, euler_sample, flow_matching_loss,
+                                 flow_sample)
 
 
 class _Level(nn.Module):
@@ -67,11 +68,12 @@ def test_the_ddpm_loss_is_the_error_of_the_predicted_noise() -> None:
     assert float(loss) == pytest.approx(expected / x0.numel(), rel=1e-5)
 
 
-def test_the_flow_matching_loss_is_the_error_of_the_predicted_velocity() -> None:
+@pytest.mark.parametrize("time_sampling", ["uniform", "logit-normal"])
+def test_the_flow_matching_loss_is_the_error_of_the_predicted_velocity(time_sampling: str) -> None:
     x0 = torch.rand(2, 1, 2, 2) * 2 - 1
-    loss = flow_matching_loss(_Level(), x0, generator=torch.Generator().manual_seed(5))
+    loss = flow_matching_loss(_Level(), x0, time_sampling=time_sampling, generator=torch.Generator().manual_seed(5))
     drawn = torch.Generator().manual_seed(5)
-    t = torch.rand(2, generator=drawn)
+    t = torch.rand(2, generator=drawn) if time_sampling == "uniform" else 1 / (1 + torch.exp(-torch.randn(2, generator=drawn)))
     noise = torch.randn(x0.shape, generator=drawn)
     expected = 0.0
     for i in range(2):
@@ -97,9 +99,10 @@ def test_each_sampler_reaches_the_one_image_of_the_data_with_the_exact_network(s
     schedule = NoiseSchedule.linear(steps=50)
     seed = torch.Generator().manual_seed(0)
     flow = euler_sample(_Oracle(target, "flow"), 4, steps=steps, generator=seed)
+    heun = flow_sample(_Oracle(target, "flow"), 4, steps=steps, solver="heun", generator=seed)
     ddim = ddim_sample(_Oracle(target, "ddpm", schedule), schedule, 4, steps=steps, generator=seed)
     ddpm = ddpm_sample(_Oracle(target, "ddpm", schedule), schedule, 4, steps=steps, generator=seed)
-    for images in (flow, ddim, ddpm):
+    for images in (flow, heun, ddim, ddpm):
         assert images.shape == (4, 3, 2, 2)
         torch.testing.assert_close(images, target.expand(4, -1, -1, -1), atol=1e-3, rtol=0)  # float32 rounding
 
@@ -107,7 +110,8 @@ def test_each_sampler_reaches_the_one_image_of_the_data_with_the_exact_network(s
 def test_the_samplers_draw_distinct_images_from_an_untrained_network() -> None:
     model = UNet(image_shape=(1, 8, 8), base_channels=8).eval()
     schedule = NoiseSchedule.linear(steps=20)
-    for images in (euler_sample(model, 3, steps=2), ddim_sample(model, schedule, 3, steps=2), ddpm_sample(model, schedule, 3)):
+    for images in (euler_sample(model, 3, steps=2), flow_sample(model, 3, steps=2), ddim_sample(model, schedule, 3, steps=2),
+                   ddpm_sample(model, schedule, 3)):
         assert images.shape == (3, 1, 8, 8) and images.min() >= -1 and images.max() <= 1
         assert not torch.equal(images[0], images[1])
 
@@ -139,6 +143,10 @@ def test_bad_step_counts_schedules_and_shapes_are_refused_clearly() -> None:
         UNet(image_shape=(1, 30, 30))
     with pytest.raises(ValueError, match="groups=8 must divide"):
         UNet(base_channels=12)
+    with pytest.raises(ValueError, match="^unknown solver 'rk4'; choose one of: euler, heun$"):
+        flow_sample(model, 2, solver="rk4")
+    with pytest.raises(ValueError, match="^unknown time sampling 'beta'; choose one of: uniform, logit-normal$"):
+        flow_matching_loss(model, torch.zeros(2, 1, 8, 8), time_sampling="beta")
 
 
 def test_the_flow_sampler_is_a_generator_the_gan_tools_take() -> None:
@@ -146,18 +154,21 @@ def test_the_flow_sampler_is_a_generator_the_gan_tools_take() -> None:
     from mlcheatsheet.training import sample_images
 
     network = UNet(image_shape=(1, 8, 8), base_channels=8).eval()
-    sampler = FlowSampler(network, steps=3)
+    sampler = FlowSampler(network, steps=3)  # Heun
     noise = torch.randn(4, sampler.latent_dim, generator=torch.Generator().manual_seed(2))
     assert sampler.latent_dim == 64
-    torch.testing.assert_close(sampler(noise), euler_sample(network, 4, steps=3, generator=torch.Generator().manual_seed(2)))
+    with torch.no_grad():
+        torch.testing.assert_close(sampler(noise), flow_sample(network, 4, steps=3, generator=torch.Generator().manual_seed(2)))
+        euler = FlowSampler(network, steps=3, solver="euler")(noise)
+    torch.testing.assert_close(euler, euler_sample(network, 4, steps=3, generator=torch.Generator().manual_seed(2)))
     pixels = sample_images(sampler, noise)
     assert pixels.shape == (4, 1, 8, 8) and pixels.min() >= 0 and pixels.max() <= 1
     with pytest.raises(ValueError, match=r"^FlowSampler expects noise of shape \(N, 64\), got \(4, 63\)$"):
         sampler(torch.randn(4, 63))
 
 
-@pytest.mark.parametrize("objective", ["flow", "ddpm"])
-def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: str) -> None:
+@pytest.mark.parametrize(("objective", "time_sampling"), [("flow", "logit-normal"), ("ddpm", "uniform")])
+def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: str, time_sampling: str) -> None:
     from mlcheatsheet.data import load_embedded_mnist
     from mlcheatsheet.training import TrainConfig, fit_diffusion
 
@@ -167,7 +178,7 @@ def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: st
     for _ in range(2):
         torch.manual_seed(0)
         model = UNet(base_channels=8, channel_mults=(1, 2))
-        runs.append(fit_diffusion(model, data, config, objective=objective, device="cpu"))
+        runs.append(fit_diffusion(model, data, config, objective=objective, time_sampling=time_sampling, device="cpu"))
     first, again = runs
     assert first.train_loss == again.train_loss and first.metrics["test_loss"] == again.metrics["test_loss"]  # seeded
     assert first.metrics["test_loss"][-1] < first.metrics["test_loss"][0], first.metrics["test_loss"]

@@ -14,7 +14,7 @@ level :math:`t` and train one network :math:`f_\\theta(x_t, t)` to say how to go
   :math:`\\varepsilon - x_0`; the network predicts it,
   :math:`\\mathcal{L} = \\mathbb{E}\\,\\lVert f_\\theta(x_t, t) - (\\varepsilon - x_0) \\rVert^2`
   (:func:`flow_matching_loss`), and sampling integrates :math:`dx/dt = f_\\theta(x, t)` from
-  :math:`t = 1` to :math:`0` with Euler steps (:func:`euler_sample`).
+  :math:`t = 1` to :math:`0` with Euler or Heun steps (:func:`flow_sample`).
 
 The network sees the noise level as :math:`t \\in [0, 1]` in both (a DDPM step :math:`k` of
 :math:`T` as :math:`k / T`), through a sinusoidal embedding. Images live in :math:`[-1, 1]`,
@@ -34,8 +34,8 @@ from torch import nn
 from ._checks import check_image_batch, check_image_shape, check_positive
 from .registry import register_model
 
-__all__ = ["FlowSampler", "NoiseSchedule", "UNet", "ddim_sample", "ddpm_loss", "ddpm_sample", "euler_sample", "flow_matching_loss",
-           "time_embedding"]
+__all__ = ["SOLVERS", "TIME_SAMPLING", "FlowSampler", "NoiseSchedule", "UNet", "ddim_sample", "ddpm_loss", "ddpm_sample",
+           "euler_sample", "flow_matching_loss", "flow_sample", "time_embedding"]
 
 
 def time_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10_000.0) -> torch.Tensor:
@@ -280,27 +280,77 @@ def ddim_sample(model: nn.Module, schedule: NoiseSchedule, count: int, *, steps:
 
 
 # -- Flow matching ------------------------------------------------------------------------
-def flow_matching_loss(model: nn.Module, x0: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mean squared error between the network's velocity at a uniformly drawn :math:`t` and :math:`\\varepsilon - x_0`."""
-    t = torch.rand(x0.shape[0], device=x0.device, generator=generator)
+#: How :func:`flow_matching_loss` draws the noise level of each image.
+TIME_SAMPLING = ("uniform", "logit-normal")
+#: The ODE solvers of :func:`flow_sample`.
+SOLVERS = ("euler", "heun")
+
+
+def _levels(count: int, how: str, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    """``count`` noise levels in (0, 1): uniform, or the sigmoid of a standard normal (Esser et al. 2024)."""
+    if how == "uniform":
+        return torch.rand(count, device=device, generator=generator)
+    if how == "logit-normal":  # most levels near the middle, where the velocity is hardest to tell
+        return torch.sigmoid(torch.randn(count, device=device, generator=generator))
+    raise ValueError(f"unknown time sampling {how!r}; choose one of: {', '.join(TIME_SAMPLING)}")
+
+
+def flow_matching_loss(model: nn.Module, x0: torch.Tensor, *, time_sampling: str = "uniform",
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mean squared error between the network's velocity at a drawn :math:`t` and :math:`\\varepsilon - x_0`.
+
+    Args:
+        model: The network, ``model(x_t, t)``.
+        x0: Images in :math:`[-1, 1]`.
+        time_sampling: ``"uniform"`` draws :math:`t \\sim U(0, 1)` (Lipman et al.);
+            ``"logit-normal"`` draws :math:`t = \\sigma(u)`, :math:`u \\sim \\mathcal{N}(0, 1)`, which
+            spends the training on middle levels (Esser et al. 2024, https://arxiv.org/abs/2403.03206).
+        generator: Random generator on ``x0``'s device.
+    """
+    t = _levels(x0.shape[0], time_sampling, x0.device, generator)
     noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
     tt = t.to(x0.dtype)[:, None, None, None]
     return F.mse_loss(model((1 - tt) * x0 + tt * noise, t), noise - x0)
 
 
-def _euler(model: nn.Module, x: torch.Tensor, steps: int) -> torch.Tensor:
+def _integrate(model: nn.Module, x: torch.Tensor, steps: int, solver: str) -> torch.Tensor:
+    """From :math:`t = 1` to :math:`0` in ``steps`` equal steps; Heun corrects each Euler step with the velocity at its end."""
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
     for i in range(steps, 0, -1):
-        t = torch.full((x.shape[0],), i / steps, device=x.device)
-        x = x - model(x, t) / steps  # dx = v dt, with dt = -1 / steps
+        velocity = model(x, torch.full((x.shape[0],), i / steps, device=x.device))
+        ahead = x - velocity / steps  # dx = v dt, with dt = -1 / steps
+        if solver == "heun" and i > 1:  # the last step ends at t = 0, where the velocity is not trained: Euler there
+            velocity = (velocity + model(ahead, torch.full((x.shape[0],), (i - 1) / steps, device=x.device))) / 2
+            ahead = x - velocity / steps
+        x = ahead
     return x.clamp(-1, 1)
 
 
 @torch.no_grad()
-def euler_sample(model: nn.Module, count: int, *, steps: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Integrate the learned velocity from noise (:math:`t = 1`) to an image (:math:`t = 0`) in ``steps`` equal Euler steps."""
+def flow_sample(model: nn.Module, count: int, *, steps: int = 10, solver: str = "heun",
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Integrate the learned velocity from noise (:math:`t = 1`) to an image (:math:`t = 0`).
+
+    Args:
+        model: The trained velocity network.
+        count: How many images.
+        steps: Equal steps in :math:`t`; Euler costs ``steps`` network evaluations, Heun
+            ``2 * steps - 1``.
+        solver: ``"euler"`` (first order) or ``"heun"`` (second order).
+        generator: Random generator of the starting noise.
+
+    Returns:
+        Images :math:`(\\text{count}, C, H, W)` in :math:`[-1, 1]`.
+    """
     check_positive("count", count)
     check_positive("steps", steps)
-    return _euler(model, _start(model, count, generator), steps)
+    return _integrate(model, _start(model, count, generator), steps, solver)
+
+
+def euler_sample(model: nn.Module, count: int, *, steps: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`flow_sample` with Euler steps."""
+    return flow_sample(model, count, steps=steps, solver="euler", generator=generator)
 
 
 class FlowSampler(nn.Module):
@@ -311,17 +361,20 @@ class FlowSampler(nn.Module):
 
     Args:
         network: The trained velocity network (a :class:`UNet`).
-        steps: Euler steps per sample: the cost of one image is ``steps`` forward passes.
+        steps: Steps of the solver (see :func:`flow_sample` for their cost).
+        solver: ``"euler"`` or ``"heun"``.
 
     Shape:
         - Input: :math:`(N, C \\cdot H \\cdot W)` standard normal noise.
         - Output: :math:`(N, C, H, W)` in :math:`[-1, 1]`.
     """
 
-    def __init__(self, network: nn.Module, steps: int) -> None:
+    def __init__(self, network: nn.Module, steps: int, solver: str = "heun") -> None:
         super().__init__()
         check_positive("steps", steps)
-        self.network, self.steps = network, steps
+        if solver not in SOLVERS:
+            raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+        self.network, self.steps, self.solver = network, steps, solver
         self.image_shape = tuple(network.image_shape)
         self.latent_dim = math.prod(self.image_shape)
 
@@ -329,4 +382,4 @@ class FlowSampler(nn.Module):
         """Images from the flattened starting noise ``z``."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"FlowSampler expects noise of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
-        return _euler(self.network, z.reshape(-1, *self.image_shape), self.steps)
+        return _integrate(self.network, z.reshape(-1, *self.image_shape), self.steps, self.solver)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,7 @@ from torch import nn
 from ..data import Dataset
 from ..metrics import accuracy, reconstruction_mse
 from ..models.autoencoder import corrupt, reconstruction_loss
-from ..models.diffusion import NoiseSchedule, ddpm_loss, flow_matching_loss
+from ..models.diffusion import TIME_SAMPLING, NoiseSchedule, ddpm_loss, flow_matching_loss
 from ..models.vae import reparameterize, vae_loss
 from ..runtime import Runtime
 from .engine import History, LossOut, Objective, Step, TrainConfig, fit, predict
@@ -339,38 +340,45 @@ def fit_vae(
 DIFFUSION_OBJECTIVES = ("flow", "ddpm")
 
 
-def _diffusion_loss(model: nn.Module, images: torch.Tensor, objective: str, schedule: NoiseSchedule,
-                    generator: torch.Generator | None) -> torch.Tensor:
-    x0 = images * 2 - 1  # [0, 1] -> [-1, 1]: the noise and the image on one scale
-    if objective == "flow":
-        return flow_matching_loss(model, x0, generator=generator)
-    return ddpm_loss(model, x0, schedule, generator=generator)
+@dataclass(frozen=True)
+class _DiffusionLoss:
+    """One of the two regressions, on images in [0, 1]."""
+
+    objective: str
+    schedule: NoiseSchedule
+    time_sampling: str
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        x0 = images * 2 - 1  # [0, 1] -> [-1, 1]: the noise and the image on one scale
+        if self.objective == "flow":
+            return flow_matching_loss(model, x0, time_sampling=self.time_sampling, generator=generator)
+        return ddpm_loss(model, x0, self.schedule, generator=generator)
 
 
 class _Diffusion(Objective):
     """The flow-matching or DDPM loss; fresh noise levels and noise every step from one seeded stream."""
 
-    def __init__(self, objective: str, schedule: NoiseSchedule) -> None:
-        self.objective, self.schedule = objective, schedule
+    def __init__(self, loss: _DiffusionLoss) -> None:
+        self.loss = loss
         self.noise: torch.Generator | None = None
 
     def begin(self, runtime: Runtime, config: TrainConfig) -> None:
         self.noise = torch.Generator(device=runtime.device).manual_seed(config.seed + 1)
 
     def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, step: Step) -> LossOut:
-        return _diffusion_loss(model, images, self.objective, self.schedule, self.noise)
+        return self.loss(model, images, self.noise)
 
 
 @torch.no_grad()
 def evaluate_diffusion(model: nn.Module, images: torch.Tensor, *, objective: str = "flow", schedule: NoiseSchedule | None = None,
-                       seed: int = 0, batch_size: int = 1000) -> float:
+                       time_sampling: str = "uniform", seed: int = 0, batch_size: int = 1000) -> float:
     """The training loss on ``images`` with noise levels and noise drawn from ``seed``: the same number every call."""
-    schedule = schedule or NoiseSchedule.cosine()
+    loss = _DiffusionLoss(objective, schedule or NoiseSchedule.cosine(), time_sampling)
     generator = torch.Generator(device=images.device).manual_seed(seed)
     total = 0.0
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
-        total += float(_diffusion_loss(model, batch, objective, schedule, generator)) * len(batch)
+        total += float(loss(model, batch, generator)) * len(batch)
     return total / len(images)
 
 
@@ -381,6 +389,7 @@ def fit_diffusion(
     *,
     objective: str = "flow",
     schedule: NoiseSchedule | None = None,
+    time_sampling: str = "uniform",
     device: torch.device | str | None = None,
     on_epoch: OnEpoch | None = None,
 ) -> History:
@@ -398,6 +407,9 @@ def fit_diffusion(
         config: Training settings; defaults to :class:`~mlcheatsheet.training.engine.TrainConfig`.
         objective: ``"flow"`` or ``"ddpm"``.
         schedule: The DDPM noise schedule (default: cosine, 1,000 steps); unused by ``"flow"``.
+        time_sampling: How flow matching draws noise levels (``"uniform"`` or
+            ``"logit-normal"``, see :func:`~mlcheatsheet.models.diffusion.flow_matching_loss`);
+            unused by ``"ddpm"``.
         device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
         on_epoch: Called after every epoch with the history; return ``True`` to stop.
 
@@ -406,14 +418,17 @@ def fit_diffusion(
         ``test_loss`` (same noise every epoch) per epoch.
 
     Raises:
-        ValueError: An unknown ``objective``.
+        ValueError: An unknown ``objective`` or ``time_sampling``.
     """
     if objective not in DIFFUSION_OBJECTIVES:
         raise ValueError(f"unknown diffusion objective {objective!r}; choose one of: {', '.join(DIFFUSION_OBJECTIVES)}")
+    if time_sampling not in TIME_SAMPLING:
+        raise ValueError(f"unknown time sampling {time_sampling!r}; choose one of: {', '.join(TIME_SAMPLING)}")
     config, schedule = config or TrainConfig(), schedule or NoiseSchedule.cosine()
 
     def evaluate(net: nn.Module, ds: Dataset) -> dict[str, float]:
-        return {"test_loss": evaluate_diffusion(net, ds.x_test, objective=objective, schedule=schedule, seed=config.seed,
-                                                batch_size=config.eval_batch_size)}
+        return {"test_loss": evaluate_diffusion(net, ds.x_test, objective=objective, schedule=schedule, time_sampling=time_sampling,
+                                                seed=config.seed, batch_size=config.eval_batch_size)}
 
-    return fit(model, data, config, loss_fn=_Diffusion(objective, schedule), evaluate=evaluate, device=device, on_epoch=on_epoch)
+    loss = _DiffusionLoss(objective, schedule, time_sampling)
+    return fit(model, data, config, loss_fn=_Diffusion(loss), evaluate=evaluate, device=device, on_epoch=on_epoch)
