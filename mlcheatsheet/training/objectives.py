@@ -173,18 +173,31 @@ def reconstruction_errors(model: nn.Module, images: torch.Tensor, *, noise_std: 
     return (rebuilt - images.float()).square().flatten(1).mean(dim=1).cpu()
 
 
-class _Denoising(Objective):
-    """Rebuild the clean batch from a corrupted copy; fresh noise every step from one seeded stream."""
+_NoisyLoss = Callable[[nn.Module, torch.Tensor, torch.Generator | None], torch.Tensor]
 
-    def __init__(self, noise_std: float) -> None:
-        self.noise_std = noise_std
+
+class _SeededNoise(Objective):
+    """A loss that draws fresh noise every step from one stream, seeded with the run's seed + 1."""
+
+    def __init__(self, loss: _NoisyLoss) -> None:
+        self.loss = loss
         self.noise: torch.Generator | None = None
 
     def begin(self, runtime: Runtime, config: TrainConfig) -> None:
         self.noise = torch.Generator(device=runtime.device).manual_seed(config.seed + 1)
 
     def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, step: Step) -> LossOut:
-        noisy = corrupt(images, self.noise_std, generator=self.noise)
+        return self.loss(model, images, self.noise)
+
+
+@dataclass(frozen=True)
+class _Denoising:
+    """Rebuild the clean batch from a corrupted copy."""
+
+    noise_std: float
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        noisy = corrupt(images, self.noise_std, generator=generator)
         return reconstruction_loss(model(noisy), images, kind="bce")
 
 
@@ -228,7 +241,7 @@ def fit_autoencoder(
         result = evaluate_autoencoder(net, ds.x_test, noise_std=noise_std, seed=config.seed, batch_size=config.eval_batch_size)
         return {"test_mse": result["mse"], "test_bce": result["bce"]}
 
-    return fit(model, data, config, loss_fn=_Denoising(noise_std), evaluate=evaluate, device=device, on_epoch=on_epoch)
+    return fit(model, data, config, loss_fn=_SeededNoise(_Denoising(noise_std)), evaluate=evaluate, device=device, on_epoch=on_epoch)
 
 
 # --- The VAE ----------------------------------------------------------------------------------
@@ -355,20 +368,6 @@ class _DiffusionLoss:
         return ddpm_loss(model, x0, self.schedule, generator=generator)
 
 
-class _Diffusion(Objective):
-    """The flow-matching or DDPM loss; fresh noise levels and noise every step from one seeded stream."""
-
-    def __init__(self, loss: _DiffusionLoss) -> None:
-        self.loss = loss
-        self.noise: torch.Generator | None = None
-
-    def begin(self, runtime: Runtime, config: TrainConfig) -> None:
-        self.noise = torch.Generator(device=runtime.device).manual_seed(config.seed + 1)
-
-    def __call__(self, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, step: Step) -> LossOut:
-        return self.loss(model, images, self.noise)
-
-
 @torch.no_grad()
 def evaluate_diffusion(model: nn.Module, images: torch.Tensor, *, objective: str = "flow", schedule: NoiseSchedule | None = None,
                        time_sampling: str = "uniform", seed: int = 0, batch_size: int = 1000) -> float:
@@ -431,4 +430,4 @@ def fit_diffusion(
                                                 seed=config.seed, batch_size=config.eval_batch_size)}
 
     loss = _DiffusionLoss(objective, schedule, time_sampling)
-    return fit(model, data, config, loss_fn=_Diffusion(loss), evaluate=evaluate, device=device, on_epoch=on_epoch)
+    return fit(model, data, config, loss_fn=_SeededNoise(loss), evaluate=evaluate, device=device, on_epoch=on_epoch)
