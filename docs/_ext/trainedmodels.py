@@ -19,7 +19,8 @@ from sphinx.util.osutil import relative_uri
 
 from mlcheatsheet.checkpoint import CheckpointError, read_checkpoint
 from mlcheatsheet.site.pretrained import PRETRAINED_KEY, usage, usage_lines
-from resultsdir import gallery_executed, results_dir
+from resultsdir import gallery_executed, result_name, results_dir
+from summaries import format_count
 
 CHECKPOINTS_OUT = "_checkpoints"  # in the HTML output: _checkpoints/<example>.pt
 SECTION_ID = "trained-model"
@@ -29,14 +30,14 @@ _NOUNS = {"classifier": "classifier", "generator": "generator", "conditional-gen
 
 def size_text(size: int) -> str:
     """A file size as a reader reads it: ``812 kB``, ``1.4 MB``."""
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} kB"
+    return f"{format_count(size)}B"
 
 
 def _checkpoint_of(app: Sphinx, docname: str) -> Path | None:
     gallery = str(app.config.sphinx_gallery_conf["gallery_dirs"])
     if not docname.startswith(f"{gallery}/plot_") or not gallery_executed(app.config):
         return None
-    path = results_dir(app.config) / f"{docname.rsplit('/', 1)[1].removeprefix('plot_')}.pt"
+    path = results_dir(app.config) / f"{result_name(docname)}.pt"
     return path if path.is_file() else None
 
 
