@@ -72,12 +72,16 @@ SHARES: dict[str, float] = {  # the fresh full build of 2026-12-01 11:20 (6 m 48
     # build, the build's critical path (the whole build 815 s: past Read the Docs' limit, see
     # .readthedocs.yaml).
     "plot_gan_techniques.py": 700,
+    # 48 epochs of flow matching (about 300 s, measured alone on one thread on 2026-12-04)
+    # and its samples: two solvers at four step counts and three headline draws, 1,000
+    # images each, at up to 19 network evaluations per image.
+    "plot_diffusion.py": 480,
 }
 #: The classifier behind FID is trained once per build and stored (mlcheatsheet.training.scorer),
 #: by the first script to ask for it; the share goes to the first of these in the gallery's order.
 FID_CLASSIFIER_SHARE = 10.0
 _FID_SCRIPTS = ("plot_autoencoder.py", "plot_vae.py", "plot_gan.py", "plot_dcgan.py", "plot_wgan_gp.py",
-                "plot_conditional_dcgan.py", "plot_sagan.py", "plot_gan_techniques.py")
+                "plot_conditional_dcgan.py", "plot_sagan.py", "plot_gan_techniques.py", "plot_diffusion.py")
 #: Where ``make html`` leaves its wall time and peak memory (see :mod:`benchmarks.record`).
 STATS_FILE = Path("_build") / "build-stats.json"
 

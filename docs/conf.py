@@ -56,6 +56,7 @@ extensions = [
     "landing",  # the landing page's cards
     "shapetables",  # the layer-by-layer shape tables of the architecture pages
     "tradeoffs",  # the landing page's picture of this build's results
+    "families",  # every generative model of the build compared at the CPU time it trained
     "examplecache",  # runs only the examples whose inputs changed, side by side
     "buildcheck",  # fails the build when an executed example did not really train
     "demos",  # the in-browser demos of the models this build trained

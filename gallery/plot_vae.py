@@ -217,8 +217,8 @@ _ = report_result(
     "vae", title="Convolutional VAE (16-D code)", data=data, device=device, recipe=config.recipe(), model=vae,
     histories=[history, history_2d],
     metric="held-out negative ELBO", value=elbo.value, interval=elbo, unit="nats", higher_is_better=False,
-    extra={"reconstruction": reconstruction, "KL": kl, "prior samples FID": quality.fid, "FID floor": quality.floor,
-           "rarest class share": quality.min_class_share, "2-D VAE negative ELBO": history_2d["test_loss"][-1]},
+    extra={"reconstruction": reconstruction, "KL": kl, "2-D VAE negative ELBO": history_2d["test_loss"][-1],
+           **{f"prior samples {key}": value for key, value in quality.record().items()}},
 )
 # sphinx_gallery_end_ignore
 

@@ -24,6 +24,7 @@ __all__ = [
     "plot_codes_2d",
     "plot_latent_manifold",
     "plot_power_spectra",
+    "plot_sampling_cost",
     "plot_seed_spread",
     "plot_vae_history",
     "plot_confusion_matrix",
@@ -687,6 +688,35 @@ def plot_seed_spread(panels: Mapping[str, Mapping[str, Sequence[float]]], seeds:
         ax.set(ylabel=measure, title=measure)
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_sampling_cost(runs: Mapping[str, Sequence[tuple[int, float, float]]], *, reference: float | None = None,
+                       reference_label: str = "", title: str = "Sampling steps against quality") -> Figure:
+    """A sampler's quality against its cost: FID / floor (log scale) for each number of network evaluations.
+
+    Args:
+        runs: Solver name -> ``(network evaluations per image, FID / floor, seconds per 1,000 images)``
+            for each step count tried.
+        reference: A value to draw as a dashed line (e.g. another model's FID / floor).
+        reference_label: Its legend entry.
+        title: Figure title.
+
+    Returns:
+        The figure, with quality against evaluations on the left and against seconds on the right.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+    for k, (solver, points) in enumerate(runs.items()):
+        evaluations, ratios, seconds = (np.array(column, dtype=float) for column in zip(*points))
+        for ax, x in zip(axes, (evaluations, seconds)):
+            ax.plot(x, ratios, marker="o", color=f"C{k}", label=solver)
+    for ax, label in zip(axes, ("network evaluations per image", "seconds to sample 1,000 images")):
+        if reference is not None:
+            ax.axhline(reference, color="0.4", ls="--", lw=1, label=reference_label or None)
+        ax.set(xlabel=label, ylabel="FID / floor (log scale)", yscale="log")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     return fig
 

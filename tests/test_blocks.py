@@ -75,3 +75,20 @@ def test_one_gan_step_moves_both_players() -> None:
     opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
     _load("gan").gan_step(G, D, opt_g, opt_d, torch.rand(8, 784) * 2 - 1)
     assert all(not torch.equal(a, b) for a, b in zip(before, (*G.parameters(), *D.parameters())))
+
+
+def test_the_diffusion_block_trains_and_samples_the_package_network() -> None:
+    from mlcheatsheet.models import UNet, flow_matching_loss
+
+    torch.manual_seed(0)
+    block, network, images = _load("diffusion"), UNet(base_channels=8, channel_mults=(1, 2)), torch.rand(4, 1, 28, 28) * 2 - 1
+    loss = block.flow_matching_loss(network, images)
+    loss.backward()
+    assert loss.ndim == 0 and all(p.grad is not None for p in network.parameters())
+    torch.manual_seed(1)  # the package's loss, from the same draws, is the same number when its levels are logit-normal
+    ours = block.flow_matching_loss(network, images)
+    torch.manual_seed(1)
+    assert torch.allclose(ours, flow_matching_loss(network, images, time_sampling="logit-normal"))
+    with torch.no_grad():
+        drawn = block.sample(network, torch.randn(3, 1, 28, 28), steps=2)
+    assert drawn.shape == (3, 1, 28, 28) and drawn.abs().max() <= 1

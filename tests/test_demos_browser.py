@@ -313,3 +313,20 @@ def test_without_webassembly_a_demo_is_one_line_saying_so(browser: Browser, serv
         assert not browser.problems(since), browser.problems(since)
     finally:
         browser.call("Page.removeScriptToEvaluateOnNewDocument", identifier=script)
+
+
+def test_diffusion_demo_draws_every_solver_step(browser: Browser, served_site: str) -> None:  # noqa: F811
+    since = _open_demo(browser, served_site + "architectures/diffusion.html", "diffusion", DESKTOP)
+    root = json.dumps(_demo("diffusion"))
+    first, status = _demo("diffusion") + " .mlcheatsheet-demo-grid canvas", f"document.querySelector({root} + ' [aria-live]').textContent"
+    trained = int(browser.evaluate(f"document.querySelector({root} + ' select').value"))
+    assert f"after {trained} Heun step" in browser.evaluate(status)  # the page starts with the example's own sampler
+    denoised = _canvas(browser, first)
+    browser.evaluate(f"""(() => {{ const r = document.querySelector({root}); window.shownSteps = [];
+        new MutationObserver(() => window.shownSteps.push(r.dataset.step)).observe(r, {{attributeFilter: ['data-step']}});
+        const s = r.querySelector('select'); s.value = '5'; s.dispatchEvent(new Event('change')); }})()""")
+    _wait(browser, f"({status}).includes('after 5 Heun steps (9 network evaluations each)')", "five steps")
+    assert browser.evaluate("window.shownSteps") == ["1", "2", "3", "4", "5"]  # each step drawn, in order
+    assert _canvas(browser, first) != denoised, "five steps from the same noise drew the same image"
+    _new_samples_differ(browser, _demo("diffusion"), _demo("diffusion") + " button", "New samples")
+    _clean(browser, since, served_site)

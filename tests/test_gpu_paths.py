@@ -10,6 +10,7 @@ Both loops, :func:`fit` and :func:`fit_gan`, run on the same harness and are che
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -226,3 +227,23 @@ def test_device_description_names_the_hardware_and_changes_nothing(monkeypatch: 
     assert torch.get_num_threads() == threads  # ... without setting it
     monkeypatch.delenv("MLCHEATSHEET_THREADS")
     assert describe_device(torch.device("meta")) == "meta"
+
+
+def test_the_diffusion_model_trains_in_bf16_channels_last_and_its_gpu_budget_learns_full_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlcheatsheet.models import UNet, flow_sample
+    from mlcheatsheet.training import fit_diffusion
+
+    monkeypatch.delenv("MLCHEATSHEET_DATASET", raising=False)
+    gpu, cpu = get_budget("diffusion", device="cuda", mode="full"), get_budget("diffusion", device="cpu", mode="full")
+    assert gpu.dataset == "mnist" and cpu.dataset is None and gpu.draws and gpu.draws >= 2 and gpu.sampling_steps
+    torch.manual_seed(0)
+    network = UNet(image_shape=(1, 8, 8), base_channels=8, channel_mults=(1, 2))
+    seen: list[tuple[torch.dtype, bool]] = []
+    network.stem.register_forward_hook(lambda module, args, out: seen.append((out.dtype, args[0].is_contiguous(memory_format=torch.channels_last))))
+    config = TrainConfig(epochs=2, batch_size=16, lr=1e-3, precision="bfloat16", channels_last=True)
+    history = fit_diffusion(network, tiny_data(channels=1), config, time_sampling="logit-normal", device=CPU)
+    assert (torch.bfloat16, True) in seen  # the forward ran in bf16 on channels-last batches
+    assert all(p.dtype == torch.float32 for p in network.parameters())  # the weights stay float32
+    assert history.steps == 8 and all(math.isfinite(v) for v in history["test_loss"])
+    images = flow_sample(network, 3, steps=2)
+    assert images.shape == (3, 1, 8, 8) and torch.isfinite(images).all()

@@ -48,6 +48,8 @@ _HINTS = {
     "conditional-generator": "Choose a class ({examples}), draw new samples of it, or slide between two noise vectors.",
     "autoencoder": "Draw something like one of the {kind} these models learned from; its reconstruction, "
                    "a noisy copy and the denoised copy appear beside it.",
+    "diffusion": "Watch sixteen images of noise become samples, one solver step at a time; choose the number of "
+                 "steps, or start from new noise.",
 }
 # Demos that feed the reader's drawing to the model: a white-on-black sketch is an input only
 # for a model of one-channel images. A model of colour photos gets a sentence instead.

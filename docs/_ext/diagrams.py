@@ -43,7 +43,7 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from shapetables import build_page_model, example_input, parse_kwargs
+from shapetables import build_page_model, call_model, example_input, parse_kwargs
 
 KINDS = ("stack", "residual", "recurrent", "autoencoder", "adversarial")
 
@@ -145,7 +145,7 @@ def measure(model: Any, name: str, example: Any, paths: set[str]) -> dict[str, P
     model.eval()  # the shapes do not depend on it, and BatchNorm accepts a batch of one
     try:
         with torch.no_grad():
-            model(example)
+            call_model(model, example)
     finally:
         for handle in handles:
             handle.remove()

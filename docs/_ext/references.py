@@ -47,4 +47,7 @@ REFERENCES: dict[str, Reference] = {
     **{key: Reference("", "published GAN FIDs (e.g. Lucic et al. 2018) are Inception-FIDs: not comparable with "
                           "this site's classifier-FID", "Lucic et al. 2018", "https://arxiv.org/abs/1711.10337")
        for key in ("gan", "dcgan", "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques")},
+    "diffusion": Reference("", "published diffusion FIDs (e.g. 3.17 on CIFAR-10, Ho et al. 2020) are Inception-FIDs "
+                               "on other data: not comparable with this site's classifier-FID", "Ho et al. 2020",
+                           "https://arxiv.org/abs/2006.11239"),
 }

@@ -27,7 +27,7 @@ from mlcheatsheet.site.report import Result, load_results
 from resultsdir import gallery_executed, results_dir
 from stamps import build_stamp, target_cell
 from cheatsheet import LIVE, gallery_dir, label_link, note
-from sitemap import example_label, example_rank
+from sitemap import architecture_of, example_label, example_rank
 
 
 # -- results-table --------------------------------------------------------------------
@@ -129,7 +129,7 @@ def _results_notes(results: list[Result], scripts: list[Path]) -> list[nodes.Nod
         notes.append(nodes.paragraph(
             text="In brackets: the 95% confidence interval — Wilson's for an accuracy on the held-out "
                  "images, a t-interval over the held-out images for an error or a negative ELBO, and over "
-                 "ten independent draws of samples from one trained generator for an FID. Unless the metric "
+                 "independent draws of samples from one trained generator for an FID (ten for a GAN). Unless the metric "
                  "names training seeds, each model trained once, from one seed, and its interval does not cover "
                  "retraining. Two results whose intervals overlap may not differ at all; the example pages "
                  "compare models on the same images." + (f" {spread}" if (spread := seed_spread(results)) else ""),
@@ -163,7 +163,7 @@ class ResultsTable(SphinxDirective):
         if not gallery_executed(self.config):
             return [note("The results table is filled in when the gallery is executed (make html); "
                           "this build did not run the examples, so it has no results to show.")]
-        results = _build_results(self.env)
+        results = build_results(self.env)
         if not results:
             return [note("No gallery example recorded a result in this build."), *_results_notes(results, scripts)]
         rows = [_result_row(r, example_label(gallery_dir(self), r.example), self.env.docname) for r in results]
@@ -220,7 +220,8 @@ class GanComparison(SphinxDirective):
         if not gallery_executed(self.config):
             return [note("The comparison of the GAN variants is filled in when the gallery is executed (make html); "
                           "this build did not run the examples.")]
-        results = [r for r in _build_results(self.env) if all(k in r.extra for k in _GAN_KEYS)]
+        results = [r for r in build_results(self.env)
+                   if all(k in r.extra for k in _GAN_KEYS) and architecture_of(r.example) in ("gan", "dcgan")]
         if not results:
             return [note("No GAN example recorded a result in this build.")]
         rows = [row for r in results for row in _gan_rows(r, example_label(gallery_dir(self), r.example), self.env.docname)]
@@ -254,7 +255,7 @@ class GanComparison(SphinxDirective):
         ]
 
 
-def _build_results(env: BuildEnvironment) -> list[Result]:
+def build_results(env: BuildEnvironment) -> list[Result]:
     """This build's results, in gallery order; each file is a dependency of the page that reads it."""
     directory = results_dir(env.config)
     for path in directory.glob("*.json"):

@@ -138,7 +138,7 @@ def _traced_calls(model: Any, example: Any) -> tuple[list[tuple[str, Any, str]],
     model.eval()
     try:
         with torch.no_grad():
-            output = model(example)
+            output = call_model(model, example)
     finally:
         for handle in handles:
             handle.remove()
@@ -179,6 +179,18 @@ def build_page_model(target: str, kwargs: dict[str, Any]) -> Any:
         module_name, _, attr = target.rpartition(".")
         return getattr(importlib.import_module(module_name), attr)(**kwargs)
     return build_model(target, **kwargs)
+
+
+def call_model(model: Any, example: Any) -> Any:
+    """``model(example)``; a diffusion network, ``forward(x, t)``, also gets the noise level :math:`t = 0.5`."""
+    import inspect
+
+    import torch
+
+    names = list(inspect.signature(model.forward).parameters)
+    if names[1:2] == ["t"]:
+        return model(example, torch.full((example.shape[0],), 0.5))
+    return model(example)
 
 
 def example_input(dims: tuple[int, ...], dtype: str | None) -> Any:

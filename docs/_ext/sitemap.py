@@ -13,24 +13,25 @@ __all__ = ["ARCHITECTURES", "FAMILIES", "GALLERY_ORDER", "RUN_FIRST", "SHORT_NAM
 #: The architecture pages, ``architectures/<key>.rst``, each with its example ``plot_<key>.py``,
 #: in the order a reader learns them (the landing page's cards and table are written in
 #: ``index.rst``, in this order).
-ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn", "resnet", "rnn", "autoencoder", "vae", "gan", "dcgan")
+ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn", "resnet", "rnn", "autoencoder", "vae", "gan", "dcgan", "diffusion")
 
 #: How a table names each architecture page in a few letters.
 SHORT_NAMES: dict[str, str] = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet", "rnn": "RNN", "autoencoder": "Autoencoder",
-                               "vae": "VAE", "gan": "GAN", "dcgan": "DCGAN"}
+                               "vae": "VAE", "gan": "GAN", "dcgan": "DCGAN", "diffusion": "Diffusion"}
 
 
 # The gallery and the results table follow the reading order of the architectures, each
 # GAN variant after the DCGAN it builds on; a script not listed here comes last.
 GALLERY_ORDER: tuple[str, ...] = (
-    *ARCHITECTURES, "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques",
+    *ARCHITECTURES[:-1], "wgan_gp", "conditional_dcgan", "sagan", "gan_techniques", ARCHITECTURES[-1],
 )
 
 
 # Run before the others when the cache records no time for them (a fresh clone): the
 # ablation trains every variant from several seeds, several times any other example, and
-# started last it would run alone at the end of the build.
-RUN_FIRST: tuple[str, ...] = ("gan_techniques",)
+# the diffusion model pays for its samples in network evaluations; started last, either
+# would run alone at the end of the build.
+RUN_FIRST: tuple[str, ...] = ("gan_techniques", "diffusion")
 
 
 # Examples that belong to another architecture's page: the GAN variants extend the DCGAN's.
@@ -41,6 +42,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Classifiers", ("mlp", "cnn", "resnet", "rnn")),
     ("Autoencoders", ("autoencoder", "vae")),
     ("Generative adversarial networks", ("gan", "dcgan")),
+    ("Diffusion models", ("diffusion",)),
 )
 
 

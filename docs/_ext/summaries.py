@@ -30,7 +30,7 @@ from cheatsheet import LIVE, doc_link, gallery_dir, label_link, note
 from doctables import table
 from mlcheatsheet.site.report import Result, load_result
 from resultsdir import gallery_executed, results_dir
-from shapetables import build_page_model, example_input, parse_kwargs
+from shapetables import build_page_model, call_model, example_input, parse_kwargs
 from sitemap import SHORT_NAMES, architecture_of, example_label
 
 
@@ -76,7 +76,7 @@ def forward_flops(model: Any, example: Any) -> int:
     counter = FlopCounterMode(display=False)
     try:
         with torch.no_grad(), counter:
-            model(example)
+            call_model(model, example)
     finally:
         for hook in hooks:
             hook.remove()

@@ -78,7 +78,7 @@ def draw(results: list[Result], path: Path) -> bool:
                       fmt="^" if conditional else "s", mfc="none" if conditional else None)
         gans.annotate(r.title.split(" (")[0], (r.train_seconds, ratio), textcoords="offset points", xytext=(6, 4), fontsize=10)
     gans.set(xscale="log", yscale="log", xlabel="training seconds (this build)", ylabel="FID / floor (1 = real data)",
-             title="Generators: FID vs time (interval over ten draws of one trained model)")
+             title="Generators: FID vs time (interval over draws of samples from one trained model)")
     from matplotlib.lines import Line2D
 
     gans.legend(handles=[Line2D([], [], marker="s", ls="", color="C1", label="unconditional"),
@@ -108,7 +108,7 @@ class TradeoffFigure(SphinxDirective):
                             "training time and size, with 95% intervals")
         caption = nodes.caption(text="Drawn from this build's result records: the classifiers' held-out accuracy "
                                      "(95% interval over the test images) against training seconds and parameters, and "
-                                     "each generator's FID in units of its floor (95% interval over ten draws of samples "
+                                     "each generator's FID in units of its floor (95% interval over independent draws of samples "
                                      "from one trained model; another training seed moves it more) against training "
                                      "seconds. Conditional generators, asked for each class, are drawn apart.")
         return [nodes.figure("", image, caption, classes=["cheatsheet-tradeoffs"])]

@@ -25,7 +25,7 @@ from summaries import format_count
 CHECKPOINTS_OUT = "_checkpoints"  # in the HTML output: _checkpoints/<example>.pt
 SECTION_ID = "trained-model"
 _NOUNS = {"classifier": "classifier", "generator": "generator", "conditional-generator": "conditional generator",
-          "vae": "VAE", "autoencoder": "autoencoder", "discriminator": "discriminator"}
+          "vae": "VAE", "autoencoder": "autoencoder", "diffusion": "denoising network", "discriminator": "discriminator"}
 
 
 def size_text(size: int) -> str:

@@ -35,7 +35,7 @@ from ._checks import check_image_batch, check_image_shape, check_positive
 from .registry import register_model
 
 __all__ = ["SOLVERS", "TIME_SAMPLING", "FlowSampler", "NoiseSchedule", "UNet", "ddim_sample", "ddpm_loss", "ddpm_sample",
-           "euler_sample", "flow_matching_loss", "flow_sample", "time_embedding"]
+           "euler_sample", "flow_matching_loss", "flow_path", "flow_sample", "time_embedding"]
 
 
 def time_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10_000.0) -> torch.Tensor:
@@ -313,8 +313,12 @@ def flow_matching_loss(model: nn.Module, x0: torch.Tensor, *, time_sampling: str
     return F.mse_loss(model((1 - tt) * x0 + tt * noise, t), noise - x0)
 
 
-def _integrate(model: nn.Module, x: torch.Tensor, steps: int, solver: str) -> torch.Tensor:
-    """From :math:`t = 1` to :math:`0` in ``steps`` equal steps; Heun corrects each Euler step with the velocity at its end."""
+def _integrate(model: nn.Module, x: torch.Tensor, steps: int, solver: str,
+               path: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """From :math:`t = 1` to :math:`0` in ``steps`` equal steps; Heun corrects each Euler step with the velocity at its end.
+
+    ``path``, when given, receives the state after every step.
+    """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
     for i in range(steps, 0, -1):
@@ -324,6 +328,8 @@ def _integrate(model: nn.Module, x: torch.Tensor, steps: int, solver: str) -> to
             velocity = (velocity + model(ahead, torch.full((x.shape[0],), (i - 1) / steps, device=x.device))) / 2
             ahead = x - velocity / steps
         x = ahead
+        if path is not None:
+            path.append(x.clamp(-1, 1))
     return x.clamp(-1, 1)
 
 
@@ -346,6 +352,26 @@ def flow_sample(model: nn.Module, count: int, *, steps: int = 10, solver: str = 
     check_positive("count", count)
     check_positive("steps", steps)
     return _integrate(model, _start(model, count, generator), steps, solver)
+
+
+@torch.no_grad()
+def flow_path(model: nn.Module, noise: torch.Tensor, *, steps: int = 10, solver: str = "heun") -> torch.Tensor:
+    """Every state of :func:`flow_sample` on its way from ``noise`` to the images.
+
+    Args:
+        model: The trained velocity network.
+        noise: The starting points :math:`x_1`, :math:`(N, C, H, W)`.
+        steps: Equal steps in :math:`t`.
+        solver: ``"euler"`` or ``"heun"``.
+
+    Returns:
+        :math:`(\\text{steps} + 1, N, C, H, W)`: the states at
+        :math:`t = 1, 1 - 1/\\text{steps}, \\dots, 0`, clipped to :math:`[-1, 1]`.
+    """
+    check_positive("steps", steps)
+    path = [noise.clamp(-1, 1)]
+    _integrate(model, noise, steps, solver, path)
+    return torch.stack(path)
 
 
 def euler_sample(model: nn.Module, count: int, *, steps: int = 20, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -43,7 +43,7 @@ __all__ = ["DEMOS_ENV", "TOLERANCE", "DemoModel", "Pixels", "Probabilities", "ex
 DEMOS_ENV = "MLCHEATSHEET_DEMOS"
 #: Largest absolute difference allowed between an exported model's outputs and PyTorch's.
 TOLERANCE = 1e-4
-KINDS = ("classifier", "vae", "generator", "conditional-generator", "autoencoder")
+KINDS = ("classifier", "vae", "generator", "conditional-generator", "autoencoder", "diffusion")
 
 
 class Probabilities(nn.Module):

@@ -49,9 +49,9 @@ def save_pretrained(path: str | os.PathLike[str], model: nn.Module, *, example: 
 
 def usage(name: str) -> str:
     """How a model of registry name ``name`` is used: ``"classifier"``, ``"generator"``,
-    ``"conditional-generator"``, ``"vae"``, ``"autoencoder"`` or ``"discriminator"``."""
-    if name == "vae":
-        return "vae"
+    ``"conditional-generator"``, ``"vae"``, ``"autoencoder"``, ``"diffusion"`` or ``"discriminator"``."""
+    if name in ("vae", "unet"):
+        return "diffusion" if name == "unet" else "vae"
     if name.endswith("autoencoder"):
         return "autoencoder"
     if name.endswith(("-discriminator", "-critic")):
@@ -93,6 +93,11 @@ def usage_lines(filename: str, checkpoint: Checkpoint) -> list[str]:
         return ["from mlcheatsheet.checkpoint import load_pretrained",
                 f"vae = {load}",
                 f"images = vae.sample(16).sigmoid()  # 16 images decoded from the prior, {_shape(16, shape)}"]
+    if kind == "diffusion":  # the U-Net is the velocity of a flow: integrating it from noise draws images
+        return ["from mlcheatsheet.checkpoint import load_pretrained",
+                "from mlcheatsheet.models import flow_sample",
+                f"network = {load}",
+                f"images = (flow_sample(network, 16, steps=10) + 1) / 2  # 16 samples, 19 network evaluations each: {_shape(16, shape)}"]
     if kind in ("generator", "conditional-generator"):
         classes, conditional = info["classes"], kind == "conditional-generator"
         count = len(classes) if conditional else 16

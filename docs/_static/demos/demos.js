@@ -6,6 +6,8 @@
  * is fetched only when a demo comes near the screen. All inference is onnxruntime-web's
  * InferenceSession: the exported graphs take and return pixels in [0, 1], so this file only
  * moves pixels, draws, and prepares the reader's drawing the way MNIST digits were prepared.
+ * The one exception is the diffusion model, whose network returns a velocity: its solver
+ * loop (a few lines of arithmetic per step) runs here, so the reader sees every step.
  */
 (() => {
   'use strict';
@@ -782,12 +784,87 @@
     };
   }
 
+  /** A flow-matching model's sampler, run in the page: Heun steps from noise (t = 1) to images
+   * (t = 0), as mlcheatsheet.models.diffusion.flow_sample takes them, each step drawn. */
+  function diffusionDemo(root, demo, files) {
+    const spec = demo.image;
+    const size = spec.channels * spec.height * spec.width;
+    const COUNT = 16;
+    const gauss = normal(5);
+    const trained = Number(demo.steps) || 10;
+    const grid = Array.from({ length: COUNT }, (_, k) => pixels(spec, `Sample ${k + 1}`, 'small'));
+    const stepsId = nextId('steps');
+    const counts = [...new Set([1, 2, 5, trained, 20])].sort((a, b) => a - b);
+    const select = el('select', { id: stepsId, disabled: true },
+      ...counts.map((n) => el('option', { value: n, text: String(n), selected: n === trained })));
+    const status = el('p', { class: 'mlcheatsheet-demo-prediction', 'aria-live': 'polite', text: 'Loading the model…' });
+    let model = null;
+    let ortLib = null;
+    let noise = normals(gauss, COUNT * size);
+    let run = 0; // a newer run stops an older one between steps
+    const show = (x) => {
+      const shown = x.map((v) => (v + 1) / 2); // [-1, 1] -> pixels in [0, 1]
+      grid.forEach((canvas, k) => paint(canvas, shown, k, spec));
+    };
+    const velocity = async (x, t) => {
+      const feed = { x: new ortLib.Tensor('float32', x, [COUNT, spec.channels, spec.height, spec.width]),
+        t: new ortLib.Tensor('float32', new Float32Array(COUNT).fill(t), [COUNT]) };
+      const result = await serial(() => model.run(feed));
+      return (result.velocity || Object.values(result)[0]).data;
+    };
+    const sample = async () => {
+      const mine = ++run;
+      const steps = Number(select.value);
+      let x = noise.slice();
+      show(x);
+      for (let i = steps; i > 0; i--) {
+        const v = await velocity(x, i / steps);
+        let ahead = x.map((value, j) => value - v[j] / steps);
+        if (i > 1) { // Heun: average with the velocity where the Euler step lands (not at t = 0, never trained)
+          const w = await velocity(ahead, (i - 1) / steps);
+          ahead = x.map((value, j) => value - (v[j] + w[j]) / 2 / steps);
+        }
+        if (mine !== run) return;
+        x = ahead.map((value) => (value < -1 ? -1 : value > 1 ? 1 : value));
+        show(x);
+        status.textContent = `Step ${steps - i + 1} of ${steps}: t = ${((i - 1) / steps).toFixed(2)}`;
+        root.dataset.step = String(steps - i + 1);
+        await new Promise(requestAnimationFrame);
+      }
+      const evaluations = 2 * steps - 1;
+      status.textContent = `${COUNT} samples after ${steps} Heun step${steps > 1 ? 's' : ''} `
+        + `(${evaluations} network evaluation${evaluations > 1 ? 's' : ''} each); the example samples with ${trained}.`;
+      root.dataset.samples = String(Number(root.dataset.samples || 0) + 1);
+    };
+    const go = () => sample().catch((error) => fail(root, error));
+    const again = el('button', {
+      type: 'button', class: 'mlcheatsheet-demo-button', text: 'New samples', disabled: true,
+      onclick: () => {
+        noise = normals(gauss, COUNT * size);
+        go();
+      },
+    });
+    select.addEventListener('change', go);
+    root.append(
+      el('div', { class: 'mlcheatsheet-demo-controls' }, el('label', { for: stepsId, text: 'Heun steps ' }), select, again),
+      status,
+      el('div', { class: 'mlcheatsheet-demo-grid is-rows-of-8', role: 'group', 'aria-label': 'Samples being denoised' }, ...grid));
+    return async (ort) => {
+      ortLib = ort;
+      model = await session(ort, files('velocity'));
+      again.disabled = false;
+      select.disabled = false;
+      await sample();
+    };
+  }
+
   const BUILDERS = {
     classifier: classifierDemo,
     autoencoder: autoencoderDemo,
     vae: vaeDemo,
     generator: (root, demo, files, io) => generatorDemo(root, demo, files, io, false),
     'conditional-generator': (root, demo, files, io) => generatorDemo(root, demo, files, io, true),
+    diffusion: diffusionDemo,
   };
 
   // ---------------------------------------------------------------- start-up
