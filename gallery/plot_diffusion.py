@@ -115,8 +115,8 @@ _ = show_image_rows(((trajectory.transpose(0, 1).cpu() + 1) / 2),
 # ---------------
 # Each step costs network evaluations, and so time; too few steps cut the curved parts of
 # the learned path. The same starting points, as many as the held-out images, are
-# integrated with Heun's method and with Euler's at twice the steps (the same number
-# of evaluations), and each set is scored against the held-out images: FID in units of
+# integrated with Heun's method and with Euler's at twice the steps (one evaluation more
+# than Heun's), and each set is scored against the held-out images: FID in units of
 # the floor (the score of a second set of real images), precision and recall, and the
 # classifier's rarest class.
 import time
@@ -134,7 +134,7 @@ rng = torch.Generator().manual_seed(1)
 starts = [torch.randn(scorer.num_reference, data.x_train[0].numel(), generator=rng).to(device) for _ in range(draws)]  # flattened noise
 costs, rows, row_labels = {"heun": [], "euler": []}, [], []
 print(f"{'sampler':<9} {'evaluations':>11} {'FID/floor':>9} {'precision':>9} {'recall':>6} {'rarest':>6} {'s / 1,000':>9}")
-for n in [n for n in (1, 2, 5, 10) if n <= steps]:
+for n in [n for n in (1, 2, 5) if n < steps] + [steps]:  # up to the sampler's own steps
     for solver, count in (("heun", n), ("euler", 2 * n)):
         sampler = FlowSampler(network, count, solver)
         began = time.perf_counter()
@@ -153,13 +153,13 @@ _ = plot_sampling_cost(costs, reference=1.0, reference_label="a second set of re
 
 # %%
 # The same ten starting points under each sampler, one row each:
-_ = show_image_rows(torch.stack(rows), row_labels=row_labels, title="One starting noise, several samplers")
+_ = show_image_rows(torch.stack(rows), row_labels=row_labels, title="The same ten starting points under each sampler")
 
 # %%
 # Results
 # -------
-# The sampler above with its ten-step Heun solver, on independent sets of starting
-# points (the first set is the one above): the FID is their mean, with its 95% interval,
+# The Heun sampler of the trajectory above, on independent sets of starting points (the
+# first set is the one above): the FID is their mean, with its 95% interval,
 # which covers these draws from one trained network, not retraining it with another
 # seed; precision and recall are means over the sets, beside what one set of real images
 # scores against the other; coverage pools all the sets.
