@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from mlcheatsheet.checkpoint import load_checkpoint, save_checkpoint
-from mlcheatsheet.models import (NoiseSchedule, UNet, build_model, ddim_sample, ddpm_loss, ddpm_sample, euler_sample, flow_matching_loss,
-                                 flow_sample)
+from mlcheatsheet.models import (FlowSampler, NoiseSchedule, UNet, build_model, ddim_sample, ddpm_loss, ddpm_sample, euler_sample,
+                                 flow_matching_loss, flow_path, flow_sample)
 
 
 class _Level(nn.Module):
@@ -150,7 +150,6 @@ def test_bad_step_counts_schedules_and_shapes_are_refused_clearly() -> None:
 
 
 def test_the_flow_sampler_is_a_generator_the_gan_tools_take() -> None:
-    from mlcheatsheet.models import FlowSampler
     from mlcheatsheet.training import sample_images
 
     network = UNet(image_shape=(1, 8, 8), base_channels=8).eval()
@@ -184,3 +183,18 @@ def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: st
     assert first.metrics["test_loss"][-1] < first.metrics["test_loss"][0], first.metrics["test_loss"]
     with pytest.raises(ValueError, match="^unknown diffusion objective 'score'; choose one of: flow, ddpm$"):
         fit_diffusion(model, data, config, objective="score")
+
+
+def test_the_flow_path_holds_every_state_and_ends_at_the_sample() -> None:
+    torch.manual_seed(0)
+    network = UNet(image_shape=(1, 8, 8), base_channels=8, channel_mults=(1, 2)).eval()
+    noise = torch.randn(3, 1, 8, 8)
+    path = flow_path(network, noise, steps=4, solver="heun")
+    assert path.shape == (5, 3, 1, 8, 8)
+    assert torch.equal(path[0], noise.clamp(-1, 1))  # it starts at the noise
+    sampler = FlowSampler(network, 4, "heun")
+    with torch.no_grad():
+        assert torch.allclose(path[-1], sampler(noise.flatten(1)), atol=1e-6)  # and ends where the sampler ends
+    assert not torch.allclose(path[1], path[2])  # every step moved the images
+    with pytest.raises(ValueError, match="steps"):
+        flow_path(network, noise, steps=0)
