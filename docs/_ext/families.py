@@ -94,9 +94,9 @@ def leader_sentence(found: list[Entry], spread: tuple[str, int, float, float] | 
         return ""
     best, next_best = ranked[0], ranked[1]
     gap = next_best.ratio / best.ratio
-    scores = (f"the lowest FID / floor of the unconditional models is the {best.name}'s, {best.ratio:.2f}× "
-              f"({best.result.train_seconds:.0f} s of training), then the {next_best.name}'s, {next_best.ratio:.2f}× "
-              f"({next_best.result.train_seconds:.0f} s): a factor of {gap:.2f}")
+    scores = (f"the unconditional model with the lowest FID / floor is {best.name} ({best.ratio:.2f}×, "
+              f"{best.result.train_seconds:.0f} s of training), then {next_best.name} ({next_best.ratio:.2f}×, "
+              f"{next_best.result.train_seconds:.0f} s): a factor of {gap:.2f}")
     if spread is None:
         return f"In this build {scores}. No model was trained from several seeds, so this build cannot say whether that gap is more than retraining would move; it ranks neither."
     variant, seeds, low, high = spread
@@ -105,7 +105,7 @@ def leader_sentence(found: list[Entry], spread: tuple[str, int, float, float] | 
     if gap > noise and apart:
         verdict = (f"wider than the factor of {noise:.2f} between the best and the worst of {seeds} training seeds of "
                    f"the ablation's {variant} ({low:.2f}× to {high:.2f}×), the only spread between seeds this build "
-                   f"measured, and the draw intervals do not overlap: the {best.name} is ahead of the {next_best.name} here")
+                   f"measured, and the draw intervals do not overlap: {best.name} is ahead of {next_best.name} here")
     else:
         verdict = (f"within the factor of {noise:.2f} that retraining moved the ablation's {variant} ({seeds} seeds, "
                    f"{low:.2f}× to {high:.2f}×){'' if apart else ', and the draw intervals overlap'}: this build does not "
@@ -120,10 +120,11 @@ def _row(entry: Entry, docname: str, gallery: str) -> list[Any]:
         value, bounds = Interval(entry.ratio, low, high, "t", 0).format().split(" ", 1)  # "6.40 [6.12, 6.68]"
         ratio = f"{value}× {bounds}"
     precision, recall = entry.numbers.get("precision", math.nan), entry.numbers.get("recall", math.nan)
-    kind = entry.family + (", conditional" if entry.conditional else "")
+    said = [word for word, applies in ((entry.family, True), ("conditional", entry.conditional))
+            if applies and word.lower() not in entry.name.lower()]  # "SAGAN (conditional)", but not "DCGAN (GAN)"
     return [
         [label_link(example_label(gallery, entry.result.example), entry.name, docname),
-         nodes.inline(text=f" ({kind})", classes=["cheatsheet-muted"])],
+         *([nodes.inline(text=f" ({', '.join(said)})", classes=["cheatsheet-muted"])] if said else [])],
         f"{entry.result.train_seconds:.0f}\u00a0s",
         f"{entry.evaluations}",
         [nodes.strong(text=ratio)],
@@ -143,6 +144,7 @@ def draw(found: list[Entry], path: Path) -> None:
 
     markers = {"VAE": ("o", "C2"), "GAN": ("s", "C1"), "Diffusion": ("D", "C4")}
     fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
+    placed: list[tuple[float, float]] = []  # labelled points: a label near another goes below its point
     for family, (marker, colour) in markers.items():
         for conditional in (False, True):
             members = [e for e in found if e.family == family and e.conditional == conditional]
@@ -154,7 +156,10 @@ def draw(found: list[Entry], path: Path) -> None:
             ax.errorbar(x, y, yerr=errors, fmt=marker, color=colour, mfc="none" if conditional else colour, capsize=3, ls="",
                         label=f"{family}{' (conditional)' if conditional else ''}")
             for e in members:
-                ax.annotate(e.name, (e.result.train_seconds, e.ratio), textcoords="offset points", xytext=(6, 4), fontsize=9)
+                point = (e.result.train_seconds, e.ratio)
+                crowded = any(abs(math.log(point[0] / x)) < 0.2 and abs(math.log(point[1] / y)) < 0.2 for x, y in placed)
+                ax.annotate(e.name, point, textcoords="offset points", xytext=(6, -12 if crowded else 4), fontsize=9)
+                placed.append(point)
     ax.set(xscale="log", yscale="log", xlabel="training seconds (this build, one thread)", ylabel="FID / floor (1 = real data)",
            title="Generative models: sample quality against training time")
     _label_log_axes(ax)
