@@ -170,6 +170,7 @@ def test_the_flow_sampler_is_a_generator_the_gan_tools_take() -> None:
 def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: str, time_sampling: str) -> None:
     from mlcheatsheet.data import load_embedded_mnist
     from mlcheatsheet.training import TrainConfig, fit_diffusion
+    from mlcheatsheet.training.objectives import evaluate_diffusion
 
     data = load_embedded_mnist().subset(max_train=256)
     config = TrainConfig(epochs=3, batch_size=32, lr=2e-3, seed=4)
@@ -183,6 +184,11 @@ def test_fit_diffusion_lowers_the_held_out_loss_and_repeats_itself(objective: st
     assert first.metrics["test_loss"][-1] < first.metrics["test_loss"][0], first.metrics["test_loss"]
     with pytest.raises(ValueError, match="^unknown diffusion objective 'score'; choose one of: flow, ddpm$"):
         fit_diffusion(model, data, config, objective="score")
+    with pytest.raises(ValueError, match="^held_out must be at least 1 test image"):
+        fit_diffusion(model, data, config, held_out=0)
+    # The held-out loss is the loss on the first ``held_out`` test images, with the run's noise.
+    assert again.metrics["test_loss"][-1] == pytest.approx(evaluate_diffusion(  # ``model`` is the second run's
+        model, data.x_test[:256], objective=objective, time_sampling=time_sampling, seed=4))
 
 
 def test_the_flow_path_holds_every_state_and_ends_at_the_sample() -> None:

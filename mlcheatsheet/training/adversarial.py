@@ -116,7 +116,14 @@ class GanConfig:
     feature_matching: bool = False  # G matches the mean of D's features on real images instead of fooling D
     critic_steps: int = 1  # discriminator updates per generator update (WGAN-GP: 5)
     gp_weight: float = 10.0  # lambda of the gradient penalty (wgan-gp only)
-    ema: float = 0.0  # decay of the moving average of the generator's weights; 0 disables it
+    # Largest decay of the moving average of the generator's weights (0 disables it). The
+    # warm-up, (1 + t) / (10 + t) at step t, stays below it until step 9 * ema / (1 - ema)
+    # (8,991 for 0.999): until then the average spans about the last ninth of the steps. A
+    # 0.999 that takes effect by step 2,000 (decay t / (t + 2)) was measured worse at 2,500
+    # steps of the DCGAN example: 9.30x and 8.66x the FID floor against 7.41x and 7.52x
+    # (seeds 0 and 1; no average: 11.69x and 8.75x), so the warm-up is kept and the recipe
+    # prints the decay it reached.
+    ema: float = 0.0
     augment: tuple[str, ...] = ()  # DiffAugment policies for D's inputs, real and fake: "translation", "cutout", "color"
     r1_gamma: float = 0.0  # gamma of the R1 penalty on D's gradient at real images (Mescheder et al. 2018); 0 disables it
     log_every: int = 50  # steps per logged loss / D(x) / D(G(z)) value (one host sync each)
@@ -448,7 +455,8 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, step: int) -> None:
-        """Move the average towards the live weights; warm-up: early weights are forgotten fast."""
+        """Move the average towards the live weights; warm-up: early weights are forgotten fast
+        (the decay is (1 + step) / (10 + step) until it reaches ``decay``; see :attr:`GanConfig.ema`)."""
         decay = min(self.decay, (1 + step) / (10 + step))
         torch._foreach_lerp_(self._averaged, self._live, 1 - decay)
 

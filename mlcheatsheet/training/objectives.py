@@ -389,6 +389,7 @@ def fit_diffusion(
     objective: str = "flow",
     schedule: NoiseSchedule | None = None,
     time_sampling: str = "uniform",
+    held_out: int | None = 256,
     device: torch.device | str | None = None,
     on_epoch: OnEpoch | None = None,
 ) -> History:
@@ -409,6 +410,9 @@ def fit_diffusion(
         time_sampling: How flow matching draws noise levels (``"uniform"`` or
             ``"logit-normal"``, see :func:`~mlcheatsheet.models.diffusion.flow_matching_loss`);
             unused by ``"ddpm"``.
+        held_out: How many of the test images the held-out loss is computed on every epoch
+            (``None``: all). The loss uses the same noise every epoch, so a few hundred images
+            give a smooth curve; all of them would cost a forward pass per image and epoch.
         device: Where to train; defaults to :func:`~mlcheatsheet.runtime.get_device`.
         on_epoch: Called after every epoch with the history; return ``True`` to stop.
 
@@ -417,8 +421,10 @@ def fit_diffusion(
         ``test_loss`` (same noise every epoch) per epoch.
 
     Raises:
-        ValueError: An unknown ``objective`` or ``time_sampling``.
+        ValueError: An unknown ``objective`` or ``time_sampling``, or ``held_out`` below 1.
     """
+    if held_out is not None and held_out < 1:
+        raise ValueError(f"held_out must be at least 1 test image (or None for all), got {held_out}")
     if objective not in DIFFUSION_OBJECTIVES:
         raise ValueError(f"unknown diffusion objective {objective!r}; choose one of: {', '.join(DIFFUSION_OBJECTIVES)}")
     if time_sampling not in TIME_SAMPLING:
@@ -426,7 +432,8 @@ def fit_diffusion(
     config, schedule = config or TrainConfig(), schedule or NoiseSchedule.cosine()
 
     def evaluate(net: nn.Module, ds: Dataset) -> dict[str, float]:
-        return {"test_loss": evaluate_diffusion(net, ds.x_test, objective=objective, schedule=schedule, time_sampling=time_sampling,
+        images = ds.x_test[:held_out]
+        return {"test_loss": evaluate_diffusion(net, images, objective=objective, schedule=schedule, time_sampling=time_sampling,
                                                 seed=config.seed, batch_size=config.eval_batch_size)}
 
     loss = _DiffusionLoss(objective, schedule, time_sampling)
