@@ -28,6 +28,7 @@ from resultsdir import gallery_executed
 from resultstables import build_results
 from sitemap import architecture_of, example_label
 from stamps import build_stamp
+from tradeoffs import label_log_axes
 
 # Where the figure is written, inside the source folder so Sphinx copies it like any image.
 _FIGURE = Path("_generated") / "families.png"
@@ -140,8 +141,6 @@ def draw(found: list[Entry], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tradeoffs import _label_log_axes
-
     markers = {"VAE": ("o", "C2"), "GAN": ("s", "C1"), "Diffusion": ("D", "C4")}
     fig, ax = plt.subplots(figsize=(7, 4.4), layout="constrained")
     placed: list[tuple[float, float]] = []  # labelled points: a label near another goes below its point
@@ -162,7 +161,7 @@ def draw(found: list[Entry], path: Path) -> None:
                 placed.append(point)
     ax.set(xscale="log", yscale="log", xlabel="training seconds (this build, one thread)", ylabel="FID / floor (1 = real data)",
            title="Generative models: sample quality against training time")
-    _label_log_axes(ax)
+    label_log_axes(ax)
     ax.legend(fontsize=8, loc="best")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

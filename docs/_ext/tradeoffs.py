@@ -36,7 +36,7 @@ def _error_bars(value: float, low: float, high: float) -> list[list[float]]:
     return [[value - low], [high - value]]
 
 
-def _label_log_axes(ax: Any) -> None:
+def label_log_axes(ax: Any) -> None:
     """Label a log axis at 1, 2 and 5 of every decade, as plain numbers: a run's seconds or
     parameters often span less than a decade, where matplotlib's default shows no label."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
@@ -85,7 +85,7 @@ def draw(results: list[Result], path: Path) -> bool:
                          Line2D([], [], marker="^", ls="", color="C0", mfc="none", label="conditional (asked for each class)")],
                 fontsize=9, loc="best")
     for ax in (by_time, by_size, gans):
-        _label_log_axes(ax)
+        label_log_axes(ax)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
