@@ -456,7 +456,7 @@ class WeightAverage:
     @torch.no_grad()
     def update(self, step: int) -> None:
         """Move the average towards the live weights; warm-up: early weights are forgotten fast
-        (the decay is (1 + step) / (10 + step) until it reaches ``decay``; see :attr:`GanConfig.ema`)."""
+        (the decay is (1 + step) / (10 + step) until it reaches ``decay``; see ``ema`` in :class:`GanConfig`)."""
         decay = min(self.decay, (1 + step) / (10 + step))
         torch._foreach_lerp_(self._averaged, self._live, 1 - decay)
 
