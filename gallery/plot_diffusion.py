@@ -141,11 +141,10 @@ for n in [n for n in (1, 2, 5) if n < steps] + [steps]:  # up to the sampler's o
         images = sample_images(sampler, starts[0])
         seconds = (time.perf_counter() - began) * 1000 / len(images)
         quality = scorer.score(images.cpu())
-        evaluations = 2 * count - 1 if solver == "heun" else count
-        costs[solver].append((evaluations, quality.ratio, seconds))
+        costs[solver].append((sampler.evaluations, quality.ratio, seconds))
         rows.append(images[:10].cpu())
         row_labels.append(f"{solver} {count}")
-        print(f"{row_labels[-1]:<9} {evaluations:>11} {quality.ratio:>8.2f}x {quality.precision:>9.2f} {quality.recall:>6.2f} "
+        print(f"{row_labels[-1]:<9} {sampler.evaluations:>11} {quality.ratio:>8.2f}x {quality.precision:>9.2f} {quality.recall:>6.2f} "
               f"{100 * quality.min_class_share:>5.1f}% {seconds:>9.1f}")
         if (solver, count) == ("heun", steps):  # the sampler of the results below
             first_draw, sampling_seconds = images.cpu(), seconds
@@ -194,7 +193,7 @@ _ = report_result(
     model=network,
     histories=[history], metric="FID (classifier features)", value=quality.fid, interval=quality.fid_interval,
     higher_is_better=False,
-    extra={**quality.record(), "sampling steps": steps, "network evaluations": 2 * steps - 1,
+    extra={**quality.record(), "sampling steps": steps, "network evaluations": sampler.evaluations,
            "seconds per 1,000 samples": sampling_seconds},
 )
 # sphinx_gallery_end_ignore

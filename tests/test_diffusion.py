@@ -199,6 +199,7 @@ def test_the_flow_path_holds_every_state_and_ends_at_the_sample() -> None:
     assert path.shape == (5, 3, 1, 8, 8)
     assert torch.equal(path[0], noise.clamp(-1, 1))  # it starts at the noise
     sampler = FlowSampler(network, 4, "heun")
+    assert sampler.evaluations == 7 and FlowSampler(network, 4, "euler").evaluations == 4  # Heun's last step is Euler's
     with torch.no_grad():
         assert torch.allclose(path[-1], sampler(noise.flatten(1)), atol=1e-6)  # and ends where the sampler ends
     assert not torch.allclose(path[1], path[2])  # every step moved the images

@@ -49,7 +49,7 @@ class Entry:
 
     @property
     def ratio(self) -> float:
-        return self.numbers["FID"] / self.numbers["floor"]
+        return self.numbers["ratio"]
 
     @property
     def conditional(self) -> bool:
@@ -70,7 +70,7 @@ def entries(results: list[Result]) -> list[Entry]:
             name = f"{r.title.split(' (')[0]}, prior samples"
         else:
             numbers, name = dict(r.extra), r.title.split(" (")[0]
-        if family is None or r.variants() or not {"FID", "floor", "min class share"} <= numbers.keys():
+        if family is None or r.variants() or not {"FID", "floor", "ratio", "min class share"} <= numbers.keys():
             continue  # not generative, an ablation (its runs share no one time), or a record without the scores
         found.append(Entry(r, name, family, numbers, int(numbers.get("network evaluations", 1))))
     return found

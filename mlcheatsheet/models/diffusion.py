@@ -404,6 +404,11 @@ class FlowSampler(nn.Module):
         self.image_shape = tuple(network.image_shape)
         self.latent_dim = math.prod(self.image_shape)
 
+    @property
+    def evaluations(self) -> int:
+        """Network evaluations per sample: one per Euler step; two per Heun step but the last."""
+        return 2 * self.steps - 1 if self.solver == "heun" else self.steps
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images from the flattened starting noise ``z``."""
         if z.dim() != 2 or z.shape[1] != self.latent_dim:

@@ -50,8 +50,10 @@ def save_pretrained(path: str | os.PathLike[str], model: nn.Module, *, example: 
 def usage(name: str) -> str:
     """How a model of registry name ``name`` is used: ``"classifier"``, ``"generator"``,
     ``"conditional-generator"``, ``"vae"``, ``"autoencoder"``, ``"diffusion"`` or ``"discriminator"``."""
-    if name in ("vae", "unet"):
-        return "diffusion" if name == "unet" else "vae"
+    if name == "vae":
+        return "vae"
+    if name == "unet":
+        return "diffusion"
     if name.endswith("autoencoder"):
         return "autoencoder"
     if name.endswith(("-discriminator", "-critic")):
