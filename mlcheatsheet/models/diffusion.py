@@ -406,7 +406,7 @@ class FlowSampler(nn.Module):
 
     @property
     def evaluations(self) -> int:
-        """Network evaluations per sample: one per Euler step; two per Heun step but the last."""
+        """The network evaluations one sample costs, one a step for Euler and two a step (one for the last) for Heun."""
         return 2 * self.steps - 1 if self.solver == "heun" else self.steps
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
