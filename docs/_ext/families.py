@@ -25,7 +25,7 @@ from doctables import table
 from mlcheatsheet.findings import Interval
 from mlcheatsheet.site.report import Result
 from resultsdir import gallery_executed
-from resultstables import build_results
+from resultstables import build_results, seed_range
 from sitemap import architecture_of, example_label
 from stamps import build_stamp
 from tradeoffs import label_log_axes
@@ -79,13 +79,8 @@ def entries(results: list[Result]) -> list[Entry]:
 def seed_spread(results: list[Result]) -> tuple[str, int, float, float] | None:
     """The spread of FID / floor between the training seeds of the first ablation that has one:
     (its headline variant, the seeds, the lowest and the highest ratio)."""
-    for r in results:
-        seeds = int(r.extra.get("seeds", 1))
-        for variant, numbers in r.variants().items():
-            ratios = [numbers[f"seed {k} ratio"] for k in range(seeds) if f"seed {k} ratio" in numbers]
-            if seeds > 1 and len(ratios) == seeds:
-                return variant, seeds, min(ratios), max(ratios)
-    return None
+    found = seed_range(results)
+    return None if found is None else found[1:]
 
 
 def leader_sentence(found: list[Entry], spread: tuple[str, int, float, float] | None) -> str:

@@ -41,22 +41,31 @@ def _steps(result: Result) -> str:
     return f"{result.steps:,}\u00a0steps"
 
 
+def seed_range(results: list[Result]) -> tuple[Result, str, int, float, float] | None:
+    """The first ablation variant trained from several seeds: (its record, the variant, the seeds,
+    its lowest and highest FID / floor over them); ``None`` when no example measured one."""
+    for result in results:
+        seeds = int(result.extra.get("seeds", 1))
+        for variant, numbers in result.variants().items():
+            ratios = [numbers[f"seed {k} ratio"] for k in range(seeds) if f"seed {k} ratio" in numbers]
+            if seeds > 1 and len(ratios) == seeds:
+                return result, variant, seeds, min(ratios), max(ratios)
+    return None
+
+
 def seed_spread(results: list[Result]) -> str:
     """How far a GAN moves between training seeds, from the ablation that measured it ("" when none did).
 
     Every other GAN number of the build has an interval over draws of samples from one
     trained generator; this sentence gives the scale that interval leaves out.
     """
-    for result in results:
-        seeds = int(result.extra.get("seeds", 1))
-        for variant, numbers in result.variants().items():
-            ratios = [numbers[f"seed {k} ratio"] for k in range(seeds) if f"seed {k} ratio" in numbers]
-            if seeds > 1 and len(ratios) == seeds:
-                return (f"Retraining moves a GAN too, which no draw interval covers: the {variant} of the "
-                        f"{result.title.split(' (')[0]} example, trained from {seeds} seeds for "
-                        f"{result.extra['steps per variant']:,.0f} steps each, scored {min(ratios):.1f}× to "
-                        f"{max(ratios):.1f}× the FID floor.")
-    return ""
+    found = seed_range(results)
+    if found is None:
+        return ""
+    result, variant, seeds, low, high = found
+    return (f"Retraining moves a GAN too, which no draw interval covers: the {variant} of the "
+            f"{result.title.split(' (')[0]} example, trained from {seeds} seeds for "
+            f"{result.extra['steps per variant']:,.0f} steps each, scored {low:.1f}× to {high:.1f}× the FID floor.")
 
 
 def _result_row(result: Result, label: str, docname: str) -> list[Cell]:
