@@ -40,16 +40,15 @@ print(f"FID floor {scorer.floor:.3f}; precision / recall of one set of real imag
 # %%
 # The variants
 # ------------
-# Each variant changes one thing of the plain DCGAN, whose recipe is printed below from
-# its configuration (the DCGAN example's networks, but with a BatchNorm discriminator and
-# the cross-entropy loss of the original game):
+# Each variant changes one thing of the plain DCGAN: the DCGAN example's networks, built
+# below, trained with the recipe printed from its configuration:
 #
 # - **minibatch discrimination**: the discriminator sees, for each image, how close it is
 #   to the other images of its batch, so a batch of near-copies is easy to reject;
 # - **upsample + convolution**: the generator doubles its maps by nearest-neighbour
 #   upsampling followed by a 3×3 convolution instead of a transposed convolution;
 # - **DiffAugment**: every image the discriminator sees, real or generated, is shifted by
-#   up to an eighth of its side (the gap filled with zeros) before it is scored; the shift
+#   up to an eighth of its side (its edge repeated into the gap) before it is scored; the shift
 #   is differentiable, so the generator learns through it.
 #
 # Label smoothing and feature matching, the other two Salimans techniques (see the
@@ -80,10 +79,11 @@ base = GanConfig(steps=steps, batch_size=batch_size, lr_generator=2e-3, lr_discr
                  betas=(0.0, 0.999), ema=0.999, eval_every=max(steps // 6, 10), log_every=max(1, steps // 30),
                  fixed_samples=256)
 generator = partial(DCGANGenerator, image_shape=data.image_shape, latent_dim=16, base_channels=32)
-discriminator = partial(DCGANDiscriminator, image_shape=data.image_shape, base_channels=32)
+discriminator = partial(DCGANDiscriminator, image_shape=data.image_shape, base_channels=32, batch_norm=False, spectral_norm=True)
 variants = {
     "DCGAN": GanVariant(generator, discriminator),
-    "minibatch discrimination": GanVariant(generator, partial(MinibatchDiscriminator, image_shape=data.image_shape, base_channels=32)),
+    "minibatch discrimination": GanVariant(generator, partial(MinibatchDiscriminator, image_shape=data.image_shape,
+                                                              base_channels=32, batch_norm=False, spectral_norm=True)),
     "upsample + conv": GanVariant(partial(UpsampleGenerator, image_shape=data.image_shape, latent_dim=16, base_channels=32),
                                   discriminator),
     "DiffAugment": GanVariant(generator, discriminator, {"augment": ("translation",)}),

@@ -608,16 +608,20 @@ def test_diff_augment_is_differentiable_and_keeps_what_it_shows() -> None:
         diff_augment(images, ("flip",))
 
 
-def test_a_translation_moves_the_image_and_fills_with_zeros() -> None:
+def test_a_translation_moves_the_image_and_repeats_its_edge_into_the_gap() -> None:
     from mlcheatsheet.augment import _translation
 
-    image = torch.zeros(1, 1, 8, 8)
-    image[0, 0, 3, 4] = 1.0
+    image = torch.arange(64.0).view(1, 1, 8, 8).expand(32, 1, 8, 8)  # every pixel says where it came from
     moved = _translation(image, torch.Generator().manual_seed(3), ratio=0.25)
-    assert moved.sum() in (0.0, 1.0)  # the pixel moved by at most 2 in each direction, or off the image
-    if moved.sum() == 1:
-        row, col = (moved[0, 0] == 1).nonzero()[0].tolist()
-        assert abs(row - 3) <= 2 and abs(col - 4) <= 2
+    shifts = set()
+    for out in moved[:, 0]:
+        dy, dx = 3 - int(out[3, 3]) // 8, 3 - int(out[3, 3]) % 8  # the centre pixel came from (3 - dy, 3 - dx)
+        rows, cols = (torch.arange(8).view(8, 1) - dy).clamp(0, 7), (torch.arange(8).view(1, 8) - dx).clamp(0, 7)
+        assert abs(dy) <= 2 and abs(dx) <= 2 and torch.equal(out, rows * 8.0 + cols)
+        shifts.add((dy, dx))
+    assert len(shifts) > 5  # each image draws its own shift
+    black = torch.full((4, 1, 8, 8), -1.0)  # no grey band on a black image in [-1, 1], as zeros would paint
+    assert torch.equal(_translation(black, torch.Generator().manual_seed(0), ratio=0.25), black)
 
 
 def test_the_discriminator_sees_real_and_generated_batches_through_the_same_augmentation(monkeypatch) -> None:

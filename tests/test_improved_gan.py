@@ -169,6 +169,22 @@ def test_every_minibatch_discriminator_parameter_is_trained() -> None:
         d(torch.zeros(2, 3, 28, 28))
 
 
+def test_a_spectrally_normalised_minibatch_discriminator_normalises_its_convolutions_and_head_but_not_t() -> None:
+    from torch.nn.utils import parametrize
+
+    d = MinibatchDiscriminator(base_channels=4, kernels=3, batch_norm=False, spectral_norm=True).train()
+    for _ in range(10):  # one power-iteration step per training forward
+        d(torch.rand(5, 1, 28, 28) * 2 - 1)
+    normed = [name for name, m in d.named_modules() if parametrize.is_parametrized(m, "weight")]
+    assert normed == ["downsample.0.0", "downsample.1.0", "head"]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in d.modules()) and not parametrize.is_parametrized(d.minibatch)
+    for name in normed:
+        weight = d.get_submodule(name).weight.detach().flatten(1)
+        assert torch.linalg.matrix_norm(weight, ord=2).item() == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="MinibatchDiscriminator: choose batch_norm or spectral_norm, not both"):
+        MinibatchDiscriminator(spectral_norm=True)
+
+
 @pytest.mark.parametrize("generator", ["dcgan-generator", "upsample-generator"])
 def test_the_minibatch_discriminator_takes_shared_arguments_in_the_generators_order(generator: str) -> None:
     g, d = (list(inspect.signature(get_builder(name)).parameters) for name in (generator, "minibatch-discriminator"))

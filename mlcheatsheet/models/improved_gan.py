@@ -31,6 +31,7 @@ from torch import nn
 
 from ._checks import check_image_batch, check_positive
 from .dcgan import DCGANDiscriminator, dcgan_init_
+from .layers import with_spectral_norm
 from .registry import register_model
 
 __all__ = [
@@ -222,7 +223,7 @@ class MinibatchDiscriminator(nn.Module):
     """A DCGAN discriminator whose head sees the batch: conv features → minibatch discrimination → logit.
 
     The convolutional stages are those of
-    :class:`~mlcheatsheet.models.dcgan.DCGANDiscriminator` (same sizes, BatchNorm and
+    :class:`~mlcheatsheet.models.dcgan.DCGANDiscriminator` (same sizes, normalisation and
     initialisation); :class:`~mlcheatsheet.models.improved_gan.MinibatchDiscrimination`
     appends ``kernels`` closeness features to their flattened output, and a linear head
     turns the result into one logit.
@@ -237,6 +238,11 @@ class MinibatchDiscriminator(nn.Module):
         base_channels: Channels of the first convolutional stage; each later one has twice as many.
         kernels: Number of minibatch kernels :math:`B`.
         kernel_dim: Size :math:`C` of each kernel's row.
+        batch_norm: BatchNorm in the convolutional stages, as in ``DCGANDiscriminator``.
+        spectral_norm: Spectral normalisation of the convolutions and the head instead
+            (needs ``batch_norm=False``). The minibatch layer's :math:`T` is left as it is:
+            its scale sets how far apart two samples must be for the kernels to tell them
+            apart (see ``MinibatchDiscrimination.reset_parameters``).
 
     Shape:
         - Input: :math:`(N, C, H, W)` in :math:`[-1, 1]`.
@@ -254,11 +260,17 @@ class MinibatchDiscriminator(nn.Module):
         base_channels: int = 64,
         kernels: int = 32,
         kernel_dim: int = 8,
+        batch_norm: bool = True,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         check_positive("kernels", kernels)
         check_positive("kernel_dim", kernel_dim)
-        body = DCGANDiscriminator(image_shape=image_shape, base_channels=base_channels)
+        if batch_norm and spectral_norm:
+            raise ValueError("MinibatchDiscriminator: choose batch_norm or spectral_norm, not both "
+                             "(spectral_norm=True needs batch_norm=False)")
+        body = DCGANDiscriminator(image_shape=image_shape, base_channels=base_channels,
+                                  batch_norm=batch_norm, spectral_norm=spectral_norm)
         self.image_shape = body.image_shape
         self.feature_dim = body.feature_dim
         # Only the body's stages are kept: its own linear head (feature_dim -> 1) is replaced
@@ -268,6 +280,8 @@ class MinibatchDiscriminator(nn.Module):
         self.minibatch = MinibatchDiscrimination(self.feature_dim, kernels=kernels, kernel_dim=kernel_dim)
         self.head = nn.Linear(self.feature_dim + kernels, 1)
         dcgan_init_(self.head)
+        if spectral_norm:
+            with_spectral_norm(self.head)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The flattened last feature map, :math:`(N, F)`, before the minibatch layer.
