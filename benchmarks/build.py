@@ -63,9 +63,9 @@ SHARES: dict[str, float] = {  # the fresh full build of 2026-12-01 11:20 (6 m 48
     "plot_rnn.py": 90,  # 85.2 s
     "plot_autoencoder.py": 40,  # 35.9 s, which trained the FID classifier (about 5 s)
     "plot_vae.py": 120,  # 113.8 s
-    "plot_gan.py": 40,  # 35.6 s
+    "plot_gan.py": 70,  # 4,800 steps since 2026-12-04 (60 s of training measured alone on one thread)
     "plot_dcgan.py": 120,  # 112.8 s
-    "plot_wgan_gp.py": 160,  # 2,400 steps of 32 since 2026-12-04: 158 s in that day's fresh full build
+    "plot_wgan_gp.py": 200,  # 3,000 steps of 32 since 2026-12-04 (2,400 steps: 152 s in a fresh full build)
     "plot_conditional_dcgan.py": 50,  # 44.1 s
     "plot_sagan.py": 95,  # 1,000 steps since 2026-12-04: 91 s in that day's fresh full build
     # Four variants x three seeds of 2,500 steps since 2026-12-04: 686 s in that day's fresh full

@@ -115,7 +115,7 @@ _ = ax_loss.legend(fontsize=8)
 from mlcheatsheet.models.gan import discriminator_loss
 from mlcheatsheet.training import GanConfig, GanLoop
 
-steps = 2_400
+steps = 4_800
 # sphinx_gallery_start_ignore
 steps = build_length("gan", device, steps=steps)
 # sphinx_gallery_end_ignore

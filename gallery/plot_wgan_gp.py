@@ -70,7 +70,7 @@ print(f"Generator: {count_parameters(generator):,} parameters — critic: {count
 # configuration, gives this run's numbers.
 from mlcheatsheet.training import GanConfig, fit_gan
 
-steps = 2400
+steps = 3000
 # sphinx_gallery_start_ignore
 steps = build_length("wgan_gp", device, steps=steps)
 # sphinx_gallery_end_ignore

@@ -127,7 +127,7 @@ def test_a_gan_target_compares_the_recorded_fid_ratio(tmp_path: Path) -> None:
 
 def test_every_example_has_a_full_target_and_quick_mode_none() -> None:
     expected = {"mlp": 0.96, "cnn": 0.985, "resnet": 0.985, "rnn": 0.97, "autoencoder": 0.011, "vae": 105.0,
-                "gan": 100.0, "dcgan": 16.0, "wgan_gp": 60.0, "conditional_dcgan": 0.95}
+                "gan": 30.0, "dcgan": 16.0, "wgan_gp": 8.0, "conditional_dcgan": 0.95}
     for example, value in expected.items():
         target = get_target(example, device="cpu", mode="full")
         assert target is not None and target.value == value, example
