@@ -190,7 +190,7 @@ _ = export_demo("diffusion", "diffusion",
 
 _ = report_result(
     "diffusion", title="Diffusion (flow matching)", data=data, device=device, recipe=f"{config.recipe()}; noise levels {levels}",
-    model=network,
+    model=sampler,
     histories=[history], metric="FID (classifier features)", value=quality.fid, interval=quality.fid_interval,
     higher_is_better=False,
     extra={**quality.record(), "sampling steps": steps, "network evaluations": sampler.evaluations,

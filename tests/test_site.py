@@ -460,6 +460,16 @@ def test_the_lines_that_load_a_model_are_written_for_its_kind(tmp_path: Path) ->
     assert lines[-1].startswith("images = generator(torch.randn(10, generator.latent_dim), torch.arange(10))")
     assert lines[-1].endswith("one sample of each class, 0 to 9: (10, 1, 28, 28)")
     assert save_pretrained(tmp_path / "x.pt", nn.Linear(2, 2), example="x", data=data, stamp={}) is None  # cannot be rebuilt
+    from mlcheatsheet.models import FlowSampler
+    network = build_model("unet", image_shape=data.image_shape, base_channels=8)
+    flow = read_checkpoint(save_pretrained(tmp_path / "diffusion.pt", FlowSampler(network, 4, "euler"), example="diffusion",
+                                           data=data, stamp={}))
+    assert flow.name == "unet"  # the network is what the file holds; the sampler's settings ride along
+    assert usage_lines("diffusion.pt", flow)[-1] == (
+        'images = (flow_sample(network, 16, steps=4, solver="euler") + 1) / 2  # 16 samples, 4 network evaluations each: (16, 1, 28, 28)')
+    bare = read_checkpoint(save_pretrained(tmp_path / "bare.pt", network, example="diffusion", data=data, stamp={}))
+    with pytest.raises(ValueError, match="saved without its sampler"):
+        usage_lines("bare.pt", bare)
     plain = save_checkpoint(tmp_path / "plain.pt", build_model("cnn"))
     with pytest.raises(ValueError, match="was not saved for an example page"):
         usage_lines("plain.pt", read_checkpoint(plain))

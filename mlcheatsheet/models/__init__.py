@@ -29,7 +29,7 @@ _HOMES = {
     **dict.fromkeys(("SAGANGenerator", "SAGANDiscriminator", "SelfAttention", "ConditionalBatchNorm2d",
                      "hinge_discriminator_loss", "hinge_generator_loss"), "sagan"),
     **dict.fromkeys(("UNet", "FlowSampler", "NoiseSchedule", "ddpm_loss", "ddpm_sample", "ddim_sample", "flow_matching_loss", "euler_sample",
-                     "flow_path", "flow_sample"),
+                     "flow_evaluations", "flow_path", "flow_sample"),
                     "diffusion"),
     **dict.fromkeys(("ModelConfig", "available_models", "build_model", "get_builder", "model_config", "register_model"),
                     "registry"),

@@ -35,7 +35,7 @@ from ._checks import check_image_batch, check_image_shape, check_positive
 from .registry import register_model
 
 __all__ = ["SOLVERS", "TIME_SAMPLING", "FlowSampler", "NoiseSchedule", "UNet", "ddim_sample", "ddpm_loss", "ddpm_sample",
-           "euler_sample", "flow_matching_loss", "flow_path", "flow_sample", "time_embedding"]
+           "euler_sample", "flow_evaluations", "flow_matching_loss", "flow_path", "flow_sample", "time_embedding"]
 
 
 def time_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10_000.0) -> torch.Tensor:
@@ -354,6 +354,14 @@ def flow_sample(model: nn.Module, count: int, *, steps: int = 10, solver: str = 
     return _integrate(model, _start(model, count, generator), steps, solver)
 
 
+def flow_evaluations(steps: int, solver: str = "heun") -> int:
+    """The network evaluations :func:`flow_sample` spends on one image: ``steps`` for Euler, ``2 * steps - 1`` for Heun."""
+    check_positive("steps", steps)
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+    return 2 * steps - 1 if solver == "heun" else steps
+
+
 @torch.no_grad()
 def flow_path(model: nn.Module, noise: torch.Tensor, *, steps: int = 10, solver: str = "heun") -> torch.Tensor:
     """Every state of :func:`flow_sample` on its way from ``noise`` to the images.
@@ -407,7 +415,7 @@ class FlowSampler(nn.Module):
     @property
     def evaluations(self) -> int:
         """The network evaluations one sample costs, one a step for Euler and two a step (one for the last) for Heun."""
-        return 2 * self.steps - 1 if self.solver == "heun" else self.steps
+        return flow_evaluations(self.steps, self.solver)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images from the flattened starting noise ``z``."""

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..checkpoint import Checkpoint, save_checkpoint
 from ..data import Dataset
+from ..models.diffusion import FlowSampler, flow_evaluations
 from ..models.registry import get_builder, model_config
 
 __all__ = ["PRETRAINED_KEY", "save_pretrained", "usage", "usage_lines"]
@@ -31,6 +32,9 @@ def save_pretrained(path: str | os.PathLike[str], model: nn.Module, *, example: 
                     stamp: Mapping[str, object]) -> Path | None:
     """Save ``model`` to ``path`` for the example page; ``None`` for a model no registered builder made.
 
+    A :class:`~mlcheatsheet.models.diffusion.FlowSampler` is saved as its network, with its steps and
+    solver, so the page's lines sample the way the run did.
+
     Args:
         path: The file to write (atomically).
         model: The run's headline model.
@@ -38,12 +42,15 @@ def save_pretrained(path: str | os.PathLike[str], model: nn.Module, *, example: 
         data: The data it trained on (its name, classes and image shape are stored).
         stamp: The run's :func:`~mlcheatsheet.site.report.run_stamp`.
     """
+    info: dict[str, object] = {}
+    if isinstance(model, FlowSampler):
+        model, info["sampler"] = model.network, {"steps": model.steps, "solver": model.solver}
     try:
         model_config(model)
     except ValueError:
         return None  # only a registered model can be rebuilt from the file
-    info = {"example": example, "dataset": data.name, "classes": list(data.classes),
-            "image_shape": list(data.image_shape), **stamp}
+    info |= {"example": example, "dataset": data.name, "classes": list(data.classes),
+             "image_shape": list(data.image_shape), **stamp}
     return save_checkpoint(path, model, extra={PRETRAINED_KEY: info})
 
 
@@ -96,10 +103,15 @@ def usage_lines(filename: str, checkpoint: Checkpoint) -> list[str]:
                 f"vae = {load}",
                 f"images = vae.sample(16).sigmoid()  # 16 images decoded from the prior, {_shape(16, shape)}"]
     if kind == "diffusion":  # the U-Net is the velocity of a flow: integrating it from noise draws images
+        sampler = info.get("sampler")
+        if not isinstance(sampler, dict):
+            raise ValueError(f"{checkpoint.path} holds a diffusion network saved without its sampler (save a FlowSampler)")
+        steps, solver = int(sampler["steps"]), str(sampler["solver"])
         return ["from mlcheatsheet.checkpoint import load_pretrained",
                 "from mlcheatsheet.models import flow_sample",
                 f"network = {load}",
-                f"images = (flow_sample(network, 16, steps=10) + 1) / 2  # 16 samples, 19 network evaluations each: {_shape(16, shape)}"]
+                f'images = (flow_sample(network, 16, steps={steps}, solver="{solver}") + 1) / 2'
+                f"  # 16 samples, {flow_evaluations(steps, solver)} network evaluations each: {_shape(16, shape)}"]
     if kind in ("generator", "conditional-generator"):
         classes, conditional = info["classes"], kind == "conditional-generator"
         count = len(classes) if conditional else 16
