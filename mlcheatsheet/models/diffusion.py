@@ -286,6 +286,11 @@ TIME_SAMPLING = ("uniform", "logit-normal")
 SOLVERS = ("euler", "heun")
 
 
+def _check_solver(solver: str) -> None:
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+
+
 def _levels(count: int, how: str, device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
     """``count`` noise levels in (0, 1): uniform, or the sigmoid of a standard normal (Esser et al. 2024)."""
     if how == "uniform":
@@ -319,8 +324,7 @@ def _integrate(model: nn.Module, x: torch.Tensor, steps: int, solver: str,
 
     ``path``, when given, receives the state after every step.
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+    _check_solver(solver)
     for i in range(steps, 0, -1):
         velocity = model(x, torch.full((x.shape[0],), i / steps, device=x.device))
         ahead = x - velocity / steps  # dx = v dt, with dt = -1 / steps
@@ -357,8 +361,7 @@ def flow_sample(model: nn.Module, count: int, *, steps: int = 10, solver: str = 
 def flow_evaluations(steps: int, solver: str = "heun") -> int:
     """The network evaluations :func:`flow_sample` spends on one image: ``steps`` for Euler, ``2 * steps - 1`` for Heun."""
     check_positive("steps", steps)
-    if solver not in SOLVERS:
-        raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+    _check_solver(solver)
     return 2 * steps - 1 if solver == "heun" else steps
 
 
@@ -405,9 +408,7 @@ class FlowSampler(nn.Module):
 
     def __init__(self, network: nn.Module, steps: int, solver: str = "heun") -> None:
         super().__init__()
-        check_positive("steps", steps)
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r}; choose one of: {', '.join(SOLVERS)}")
+        flow_evaluations(steps, solver)  # refuses a step count below one or an unknown solver
         self.network, self.steps, self.solver = network, steps, solver
         self.image_shape = tuple(network.image_shape)
         self.latent_dim = math.prod(self.image_shape)
